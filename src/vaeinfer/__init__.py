@@ -1,0 +1,24 @@
+"""vaeinfer: inference in variational autoencoders with missing data.
+
+The public entry points are :func:`vaeinfer.sample` (conditional sampling of a user's VAE) and the
+sampler registry :data:`vaeinfer.samplers.SAMPLERS`. Everything random takes an explicit
+``torch.Generator``; nothing in this package touches the global RNG.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("vaeinfer")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0+unknown"
+
+__all__ = ["__version__", "sample"]
+
+
+def __getattr__(name: str):
+    # Keep `import vaeinfer` light: the sampling API (and torch) load on first use.
+    if name == "sample":
+        from vaeinfer.api import sample
+
+        return sample
+    raise AttributeError(f"module 'vaeinfer' has no attribute {name!r}")

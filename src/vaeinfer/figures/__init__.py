@@ -1,0 +1,1 @@
+"""Figures and tables; they read result grids only and never recompute."""

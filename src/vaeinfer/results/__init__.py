@@ -1,0 +1,1 @@
+"""Result files: per-run netCDF I/O, grid assembly and provenance attributes."""

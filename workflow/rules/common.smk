@@ -1,0 +1,57 @@
+# Input functions, wildcard constraints and the final targets. Run configurations are checked
+# here, at DAG construction, so an unknown sampler or option fails before any job starts.
+
+from vaeinfer.config import ConfigError
+from vaeinfer.experiments import toy_pitfalls as toy_experiment
+from vaeinfer.random import derive_seed
+
+TOY = config["experiments"]["toy_pitfalls"]
+
+try:
+    TOY_RUNS = {name: toy_experiment.parse_run(name, raw) for name, raw in TOY["samplers"].items()}
+except (ConfigError, ValueError) as err:
+    raise WorkflowError(f"invalid config: {err}") from None
+
+
+wildcard_constraints:
+    experiment="toy_pitfalls",
+    dataset="toy_grid",
+    run="|".join(TOY_RUNS),
+    seed=r"\d+",
+
+
+def toy_row_names():
+    """The grid's sampler coordinate: run names, plus <run>_iterates for final-resampled LAIR."""
+    rows = []
+    for name, run in TOY_RUNS.items():
+        rows.append(name)
+        if run.sampler == "lair" and run.options.get("num_final_samples", 0) > 0:
+            rows.append(f"{name}_iterates")
+    return rows
+
+
+def toy_run_seed(wildcards):
+    """Each run's generator seed: a hash of the experiment, run name and configured seed."""
+    return derive_seed(wildcards.experiment, wildcards.run, int(wildcards.seed))
+
+
+def toy_metric_inputs():
+    """(seed, metrics file) for every configured run and seed, in config order."""
+    return [
+        (seed, f"results/runs/toy_pitfalls/{TOY['dataset']}/{run}/seed{seed}/metrics.nc")
+        for seed in TOY["seeds"]
+        for run in TOY_RUNS
+    ]
+
+
+def all_targets():
+    targets = []
+    if TOY["enabled"]:
+        targets += [
+            "results/grids/toy_pitfalls.nc",
+            "results/figures/toy_pitfalls.png",
+            "results/figures/toy_pitfalls.pdf",
+            "results/tables/toy_pitfalls.md",
+            "results/tables/toy_pitfalls.csv",
+        ]
+    return targets

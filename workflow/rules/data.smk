@@ -1,0 +1,16 @@
+# Dataset preparation -> resources/data/<dataset>/
+
+
+rule prepare_toy_data:
+    output:
+        data="resources/data/{dataset}/dataset.nc",
+    params:
+        dataset=lambda wildcards: config["datasets"][wildcards.dataset],
+    log:
+        "logs/prepare_toy_data/{dataset}.log",
+    benchmark:
+        "results/benchmarks/rules/prepare_toy_data/{dataset}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/prepare_toy_data.py"

@@ -1,0 +1,41 @@
+# Figures and tables: read result grids only.
+
+
+rule fig_toy_pitfalls:
+    input:
+        grid="results/grids/toy_pitfalls.nc",
+    output:
+        png=report(
+            "results/figures/toy_pitfalls.png",
+            caption="../report/toy_pitfalls_figure.rst",
+            category="Toy pitfalls",
+        ),
+        pdf="results/figures/toy_pitfalls.pdf",
+    log:
+        "logs/fig_toy_pitfalls.log",
+    benchmark:
+        "results/benchmarks/rules/fig_toy_pitfalls.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fig_toy_pitfalls.py"
+
+
+rule table_toy_pitfalls:
+    input:
+        grid="results/grids/toy_pitfalls.nc",
+    output:
+        markdown="results/tables/toy_pitfalls.md",
+        csv=report(
+            "results/tables/toy_pitfalls.csv",
+            caption="../report/toy_pitfalls_table.rst",
+            category="Toy pitfalls",
+        ),
+    log:
+        "logs/table_toy_pitfalls.log",
+    benchmark:
+        "results/benchmarks/rules/table_toy_pitfalls.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/table_toy_pitfalls.py"
