@@ -118,6 +118,9 @@ def atomic_path(path: str | os.PathLike[str]):
 
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
     """Write ``ds`` to ``path`` (netCDF4, zlib-compressed) atomically: all or nothing."""
+    # NOTE: drop encodings inherited from files that were read: a string coordinate read as a
+    # fixed-width char array would otherwise silently truncate longer labels merged into it.
+    ds = ds.drop_encoding()
     encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars}
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)

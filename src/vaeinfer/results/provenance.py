@@ -45,7 +45,7 @@ def provenance(config: Any, *, seed: int | None = None, device: str | torch.devi
     attrs: dict[str, Any] = {
         "package": "vaeinfer",
         "package_version": vaeinfer.__version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "numpy_version": numpy.__version__,
         "scipy_version": scipy.__version__,
         "xarray_version": xarray.__version__,
