@@ -1,0 +1,116 @@
+"""The real Snakemake workflow, end to end on tests/workflow/tiny.yaml (a minute or two)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xarray as xr
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "workflow" / "tiny.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+pytestmark = pytest.mark.slow
+
+
+def _copy_workflow(dest: Path) -> Path:
+    for name in ("Snakefile", "workflow", "config"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    shutil.copy(TINY, dest / "tiny.yaml")
+    return dest
+
+
+def _snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    work = _copy_workflow(tmp_path_factory.mktemp("wf"))
+    _snakemake(work, "--cores", "2", "--configfile", "tiny.yaml")
+    return work
+
+
+def test_lint_is_clean():
+    proc = _snakemake(ROOT, "--lint", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def test_grid_has_the_documented_structure(tiny_run):
+    grid = xr.open_dataset(tiny_run / "results/grids/toy_pitfalls.nc")
+    assert list(grid["sampler"].values) == ["pseudo_gibbs", "mwg", "ac_mwg", "lair", "lair_iterates"]
+    assert list(grid["point"].values) == list(range(14))
+    for var in ("jsd", "kl_pq", "kl_qp"):
+        assert grid[var].dims == ("sampler", "point")
+        assert bool((grid[var] >= 0).all())
+    assert float(grid["jsd"].max()) <= 0.6932
+    for attr in ("package_version", "torch_version", "git_commit", "config_sha256", "seed", "device"):
+        assert attr in grid.attrs
+    assert [str(p) for p in grid["pitfall"].sel(point=[3, 10, 5]).values] == ["I", "II", "III"]
+
+
+def test_every_output_exists(tiny_run):
+    for path in ("results/figures/toy_pitfalls.png", "results/figures/toy_pitfalls.pdf",
+                 "results/tables/toy_pitfalls.md", "results/tables/toy_pitfalls.csv",
+                 "results/checkpoints/toy_grid/vae.pt", "results/checkpoints/toy_grid/training_history.csv",
+                 "results/runs/toy_pitfalls/toy_grid/lair/seed1/samples.nc",
+                 "results/benchmarks/rules/pretrain_toy_vae/toy_grid.tsv"):
+        assert (tiny_run / path).stat().st_size > 0, path
+    samples = xr.open_dataset(tiny_run / "results/runs/toy_pitfalls/toy_grid/lair/seed1/samples.nc")
+    assert samples.sizes["resample"] == 15 and samples.sizes["chain"] == 3
+
+
+def test_same_config_same_bytes(tiny_run, tmp_path):
+    again = _copy_workflow(tmp_path)
+    _snakemake(again, "--cores", "2", "--configfile", "tiny.yaml")
+    for rel in ("results/grids/toy_pitfalls.nc", "results/runs/toy_pitfalls/toy_grid/ac_mwg/seed1/samples.nc",
+                "results/checkpoints/toy_grid/vae.pt", "results/figures/toy_pitfalls.png",
+                "results/tables/toy_pitfalls.csv"):
+        assert (tiny_run / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_report_builds(tiny_run):
+    _snakemake(tiny_run, "--configfile", "tiny.yaml", "--report", "report.html")
+    html = (tiny_run / "report.html").read_text(errors="ignore")
+    assert "toy_pitfalls.png" in html and "Pitfall" in html
+
+
+def test_changing_a_sampler_setting_does_not_retrain(tiny_run):
+    cfg = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
+    cfg["experiments"]["toy_pitfalls"]["samplers"]["lair"]["num_iterations"] = 6
+    (tiny_run / "tiny_changed.yaml").write_text(yaml.safe_dump(cfg))
+    out = _snakemake(tiny_run, "-n", "--configfile", "tiny_changed.yaml").stdout
+    assert "run_sampler" in out
+    assert "pretrain_toy_vae" not in out and "prepare_toy_data" not in out
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda c: c["experiments"]["toy_pitfalls"]["samplers"]["mwg"].update(sampler="mwgg"),
+         "unknown sampler 'mwgg'"),
+        (lambda c: c["experiments"]["toy_pitfalls"]["samplers"]["lair"]["options"].update(num_prior=1),
+         "unknown option 'num_prior'"),
+        (lambda c: c["models"]["toy_grid"]["training"].update(epochs=0), "0 is less than the minimum of 1"),
+        (lambda c: c.update(device="tpu"), "'tpu' is not one of"),
+    ],
+)
+def test_bad_config_fails_before_any_job_with_a_clear_message(tmp_path, edit, message):
+    work = _copy_workflow(tmp_path)
+    cfg = yaml.safe_load(TINY.read_text())
+    edit(cfg)
+    (work / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(work, "-n", "--configfile", "bad.yaml", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (work / "results").exists()
