@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def _copy_workflow(dest: Path) -> Path:
-    for name in ("Snakefile", "workflow", "config"):
+    for name in ("Snakefile", "workflow", "config", "environment.yml"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     shutil.copy(TINY, dest / "tiny.yaml")

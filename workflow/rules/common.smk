@@ -1,6 +1,8 @@
 # Input functions, wildcard constraints and the final targets. Run configurations are checked
 # here, at DAG construction, so an unknown sampler or option fails before any job starts.
 
+import json
+
 from vaeinfer.config import ConfigError
 from vaeinfer.experiments import toy_pitfalls as toy_experiment
 from vaeinfer.random import derive_seed
@@ -11,6 +13,12 @@ try:
     TOY_RUNS = {name: toy_experiment.parse_run(name, raw) for name, raw in TOY["samplers"].items()}
 except (ConfigError, ValueError) as err:
     raise WorkflowError(f"invalid config: {err}") from None
+
+
+def canonical(obj):
+    """A dict param as canonical JSON: Snakemake compares params by their text, so key order
+    must not count as a change (scripts read it back with json.loads)."""
+    return json.dumps(obj, sort_keys=True)
 
 
 wildcard_constraints:

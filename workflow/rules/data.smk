@@ -5,7 +5,7 @@ rule prepare_toy_data:
     output:
         data="resources/data/{dataset}/dataset.nc",
     params:
-        dataset=lambda wildcards: config["datasets"][wildcards.dataset],
+        dataset=lambda wildcards: canonical(config["datasets"][wildcards.dataset]),
     log:
         "logs/prepare_toy_data/{dataset}.log",
     benchmark:

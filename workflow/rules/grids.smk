@@ -11,11 +11,13 @@ rule toy_pitfalls_grid:
         seeds=[seed for seed, _ in toy_metric_inputs()],
         order=toy_row_names(),
         device=config["device"],
-        config={
-            "experiment": TOY,
-            "dataset": config["datasets"][TOY["dataset"]],
-            "model": config["models"][TOY["dataset"]],
-        },
+        config=canonical(
+            {
+                "experiment": TOY,
+                "dataset": config["datasets"][TOY["dataset"]],
+                "model": config["models"][TOY["dataset"]],
+            }
+        ),
     log:
         "logs/toy_pitfalls_grid.log",
     benchmark:

@@ -8,7 +8,7 @@ rule toy_reference:
     output:
         reference="results/runs/{experiment}/{dataset}/reference/conditional.nc",
     params:
-        metrics=TOY["metrics"],
+        metrics=canonical(TOY["metrics"]),
     log:
         "logs/toy_reference/{experiment}/{dataset}.log",
     benchmark:
@@ -26,7 +26,7 @@ rule toy_run_metrics:
     output:
         metrics="results/runs/{experiment}/{dataset}/{run}/seed{seed}/metrics.nc",
     params:
-        metrics=TOY["metrics"],
+        metrics=canonical(TOY["metrics"]),
     log:
         "logs/toy_run_metrics/{experiment}/{dataset}/{run}/seed{seed}.log",
     benchmark:

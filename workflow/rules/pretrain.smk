@@ -9,7 +9,7 @@ rule pretrain_toy_vae:
         checkpoint="results/checkpoints/{dataset}/vae.pt",
         history="results/checkpoints/{dataset}/training_history.csv",
     params:
-        model=lambda wildcards: config["models"][wildcards.dataset],
+        model=lambda wildcards: canonical(config["models"][wildcards.dataset]),
         device=config["device"],
         progress=config.get("progress", True),
     log:

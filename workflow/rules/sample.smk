@@ -9,7 +9,7 @@ rule run_sampler:
     output:
         samples="results/runs/{experiment}/{dataset}/{run}/seed{seed}/samples.nc",
     params:
-        run=lambda wildcards: TOY["samplers"][wildcards.run],
+        run=lambda wildcards: canonical(TOY["samplers"][wildcards.run]),
         seed=toy_run_seed,
         device=config["device"],
         progress=config.get("progress", True),

@@ -1,5 +1,7 @@
 """Rule pretrain_toy_vae: component-supervised training -> checkpoint + training curve."""
 
+import json
+
 import pandas as pd
 
 from vaeinfer.config import from_dict, to_dict
@@ -12,7 +14,7 @@ from vaeinfer.workflow import script
 
 
 def main(smk):
-    config = from_dict(toy.ModelConfig, smk.params.model, where=f"models.{smk.wildcards.dataset}")
+    config = from_dict(toy.ModelConfig, json.loads(smk.params.model), where=f"models.{smk.wildcards.dataset}")
     device = resolve_device(smk.params.device)
     model, result = toy.train_vae(open_dataset(smk.input.data), config, device=device,
                                   progress=smk.params.progress)

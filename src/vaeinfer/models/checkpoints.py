@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Any
 
@@ -26,8 +27,12 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, model_type: 
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **meta,
     }
+    # NOTE: torch.save names the zip's root folder after the file; saving to a buffer keeps the
+    # bytes independent of the temporary file name, so identical checkpoints are identical files.
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
