@@ -10,7 +10,7 @@ from vaeinfer import random as vrandom
 __all__ = ["accept", "select"]
 
 
-def accept(log_alpha: Tensor, *, generator: torch.Generator) -> Tensor:
+def accept(log_alpha: Tensor, *, generator: vrandom.RandomSource) -> Tensor:
     """Accept where log U < log alpha, U ~ U(0, 1); NaN ratios are rejected."""
     u = vrandom.uniform(tuple(log_alpha.shape), generator=generator, like=log_alpha)
     return torch.log(u) < log_alpha

@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor
 
 from vaeinfer import random as vrandom
 from vaeinfer.samplers import _mh
-from vaeinfer.samplers.base import Problem, decode_and_impute, log_likelihood, log_mixture_weight
+from vaeinfer.samplers.base import Problem, Start, decode_and_impute, log_likelihood, log_mixture_weight
 
 __all__ = ["ACMWGConfig", "ACMWGInfo", "ACMWGState", "init", "step"]
 
@@ -49,16 +49,26 @@ class ACMWGConfig:
 
     Attributes:
         prior_mixture_probability: ε, the weight of the prior p(z) in the proposal mixture
-            (paper: 0.01 on the toy, 0.05 elsewhere).
+            (paper: 0.01 on the toy, 0.05 elsewhere; the ablation ε = 0 drops it).
+        target: ``"collapsed"`` (AC-MWG: MH on p(z | x_o), likelihood of x_o only),
+            ``"mwg"`` (the paper's "MWG target" ablation, done consistently: MH on the joint
+            p(z, x_m | x_o) with the likelihood of the full current x on both sides of the ratio,
+            then a Gibbs draw of x_m) or ``"mwg_authors_q3"`` (the authors' released ablation,
+            seed000 §1.4 quirk Q3: the proposal term uses the full x but after each iteration the
+            current term is recomputed on x_o only, so from the second iteration on the ratio
+            mixes the two; not a valid MH ratio for either target, kept to reproduce their figure).
         max_history: optional cap on the stored history length per chain (memory bound).
     """
 
     prior_mixture_probability: float = 0.05
+    target: Literal["collapsed", "mwg", "mwg_authors_q3"] = "collapsed"
     max_history: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.prior_mixture_probability <= 1.0:
             raise ValueError(f"prior_mixture_probability must be in [0, 1], got {self.prior_mixture_probability}")
+        if self.target not in ("collapsed", "mwg", "mwg_authors_q3"):
+            raise ValueError(f"target must be 'collapsed', 'mwg' or 'mwg_authors_q3', got {self.target!r}")
         if self.max_history is not None and self.max_history < 1:
             raise ValueError(f"max_history must be >= 1, got {self.max_history}")
 
@@ -68,7 +78,8 @@ class ACMWGState(NamedTuple):
     x: (B, K, D) completed data, x_m ~ p(x_m | z).
     z: (B, K, L) current latent.
     log_prior: (B, K) log p(z).
-    log_lik_obs: (B, K) log p(x_o | z).
+    log_lik: (B, K) log p(x_o | z) (``target="collapsed"``) or the current likelihood term of the
+        MWG-target ablations.
     history: (C, B, K, D) ring buffer of past completed imputations.
     history_size: number of imputations written so far (chronological count).
     available: (B, K) chronological count of history entries the proposal may use.
@@ -77,7 +88,7 @@ class ACMWGState(NamedTuple):
     x: Tensor
     z: Tensor
     log_prior: Tensor
-    log_lik_obs: Tensor
+    log_lik: Tensor
     history: Tensor
     history_size: int
     available: Tensor
@@ -95,22 +106,21 @@ def _log_proposal(enc, prior, z: Tensor, eps: float) -> Tensor:
     return torch.logsumexp(torch.stack(parts), dim=0)
 
 
-def init(
-    problem: Problem, x: Tensor, config: ACMWGConfig, *, generator: torch.Generator, z: Tensor | None = None
-) -> ACMWGState:
-    """Start from ``x`` and ``z`` (default: a draw from q(z | x)); ``x`` seeds the history."""
-    model = problem.model
-    if z is None:
-        z = vrandom.draw(model.encoder(x), generator=generator)
-    log_lik_obs = log_likelihood(problem, model.decoder(z), x, observed_only=True)
-    capacity = 64 if config.max_history is None else min(64, config.max_history)
+def init(problem: Problem, start: Start, config: ACMWGConfig, *, generator: vrandom.RandomSource) -> ACMWGState:
+    """Start from ``start.x`` and ``start.z``; ``start.history`` (H, B, K, D) seeds the history."""
+    model, x, z = problem.model, start.x, start.z
+    observed_only = config.target == "collapsed"
+    log_lik = log_likelihood(problem, model.decoder(z), x, observed_only=observed_only)
+    seed = start.history
+    size = seed.shape[0]
+    capacity = max(64, size) if config.max_history is None else max(min(64, config.max_history), size)
     history = x.new_zeros((capacity, *x.shape))
-    history[0] = x
-    available = torch.ones(x.shape[:2], dtype=torch.long, device=x.device)
-    return ACMWGState(x, z, model.prior().log_prob(z), log_lik_obs, history, 1, available)
+    history[:size] = seed
+    available = torch.full(x.shape[:2], size, dtype=torch.long, device=x.device)
+    return ACMWGState(x, z, model.prior().log_prob(z), log_lik, history, size, available)
 
 
-def _draw_from_history(state: ACMWGState, *, generator: torch.Generator) -> Tensor:
+def _draw_from_history(state: ACMWGState, *, generator: vrandom.RandomSource) -> Tensor:
     """x̃ (B, K, D): one uniform draw per chain among its available history entries."""
     capacity = state.history.shape[0]
     oldest = max(0, state.history_size - capacity)
@@ -137,7 +147,7 @@ def _enqueue(state: ACMWGState, x: Tensor, max_history: int | None) -> tuple[Ten
 
 
 def step(
-    problem: Problem, state: ACMWGState, config: ACMWGConfig, *, generator: torch.Generator
+    problem: Problem, state: ACMWGState, config: ACMWGConfig, *, generator: vrandom.RandomSource
 ) -> tuple[ACMWGState, ACMWGInfo]:
     """One independence-MH step on p(z | x_o), then x_m ~ p(x_m | z) and a history update."""
     model, eps = problem.model, config.prior_mixture_probability
@@ -149,22 +159,28 @@ def step(
         use_prior = vrandom.uniform(tuple(z_prop.shape[:2]), generator=generator, like=state.x) < eps
         z_prop = _mh.select(use_prior, z_prior, z_prop)
     log_prior_prop = prior.log_prob(z_prop)
-    log_lik_prop = log_likelihood(problem, model.decoder(z_prop), state.x, observed_only=True)
+    log_lik_prop = log_likelihood(
+        problem, model.decoder(z_prop), state.x, observed_only=config.target == "collapsed"
+    )
     log_alpha = (
-        log_lik_prop + log_prior_prop - state.log_lik_obs - state.log_prior
+        log_lik_prop + log_prior_prop - state.log_lik - state.log_prior
         + _log_proposal(enc, prior, state.z, eps) - _log_proposal(enc, prior, z_prop, eps)
     )  # fmt: skip
     accepted = _mh.accept(log_alpha, generator=generator)
     z = _mh.select(accepted, z_prop, state.z)
     # Everything enqueued so far predates the newly accepted state and becomes usable.
     available = torch.where(accepted, torch.full_like(state.available, state.history_size), state.available)
-    x, _ = decode_and_impute(problem, z, generator=generator)
+    x, dec = decode_and_impute(problem, z, generator=generator)
+    if config.target == "collapsed":  # p(x_o | z) does not change with the new x_m
+        log_lik = torch.where(accepted, log_lik_prop, state.log_lik)
+    else:
+        log_lik = log_likelihood(problem, dec, x, observed_only=config.target == "mwg_authors_q3")
     history, size = _enqueue(state, x, config.max_history)
     new_state = ACMWGState(
         x=x,
         z=z,
         log_prior=torch.where(accepted, log_prior_prop, state.log_prior),
-        log_lik_obs=torch.where(accepted, log_lik_prop, state.log_lik_obs),
+        log_lik=log_lik,
         history=history,
         history_size=size,
         available=available,

@@ -3,13 +3,19 @@
 A sampler is a module exporting a frozen ``Config`` dataclass, a ``State`` and an ``Info``
 NamedTuple, and two pure functions::
 
-    init(problem, x, config, *, generator, z=None) -> State
+    init(problem, start, config, *, generator) -> State
     step(problem, state, config, *, generator) -> (State, Info)
 
-``x`` (B, K, D) is a completed starting point (observed entries equal ``problem.x_obs``) and ``z``
-an optional matching latent. Steps never mutate their inputs, never log and never loop over
-iterations: :func:`run` owns the loop, storage, warm-up hand-over and the progress bar.
-Every state has the fields ``x`` (B, K, D) and ``z`` (B, K, L).
+``start`` is a :class:`Start`: completed data ``x`` (B, K, D) (observed entries equal
+``problem.x_obs``), a matching latent ``z`` (B, K, L) and ``history`` (H, B, K, D), the last
+warm-up iteration's imputations of each chain (AC-MWG seeds its history with them). Steps never
+mutate their inputs, never log and never loop over iterations or data points: :func:`run` owns
+the loop, storage, initialisation, warm-up hand-over and the progress bar. Every state has the
+fields ``x`` (B, K, D) and ``z`` (B, K, L).
+
+``generator`` is a :data:`vaeinfer.random.RandomSource`: a ``torch.Generator`` or per-point
+:class:`vaeinfer.random.PointStreams`. Every draw has the data point on its leading axis, so with
+point streams a point's result does not depend on which other points share its batch.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import Tensor
@@ -28,8 +34,10 @@ from vaeinfer.models.likelihood import per_feature_log_prob
 from vaeinfer.types import VAE
 
 __all__ = [
+    "Initialisation",
     "Problem",
     "SamplerSpec",
+    "Start",
     "Trace",
     "Warmup",
     "complete",
@@ -38,6 +46,7 @@ __all__ = [
     "log_likelihood",
     "make_problem",
     "run",
+    "sgd_map_initialisation",
 ]
 
 
@@ -83,6 +92,14 @@ def make_problem(model: VAE, x: Tensor, observed_mask: Tensor) -> Problem:
     if bool(none_missing.any()):
         rows = torch.nonzero(none_missing).flatten().tolist()[:5]
         raise ValueError(f"rows {rows} have nothing missing: there is nothing to sample; drop them")
+    none_observed = ~observed_mask.any(1)
+    if bool(none_observed.any()):
+        rows = torch.nonzero(none_observed).flatten().tolist()[:5]
+        raise ValueError(
+            f"rows {rows} have nothing observed: their conditional is the VAE's marginal, so "
+            "conditional sampling is meaningless; drop them (as the paper does) or draw from the "
+            "model directly"
+        )
     x_obs = torch.where(observed_mask, x, torch.zeros_like(x))
     return Problem(model, x_obs.unsqueeze(1), observed_mask.unsqueeze(1))
 
@@ -100,14 +117,14 @@ def log_likelihood(problem: Problem, decoder_dist: Any, x: Tensor, *, observed_o
     return lp.sum(-1)
 
 
-def decode_and_impute(problem: Problem, z: Tensor, *, generator: torch.Generator) -> tuple[Tensor, Any]:
+def decode_and_impute(problem: Problem, z: Tensor, *, generator: vrandom.RandomSource) -> tuple[Tensor, Any]:
     """Draw x ~ p(x | z), keep the observed entries; returns the completed x and p(x | z)."""
     dec = problem.model.decoder(z)
     return complete(problem, vrandom.draw(dec, generator=generator)), dec
 
 
 def initial_imputation(
-    problem: Problem, num_chains: int, *, generator: torch.Generator
+    problem: Problem, num_chains: int, *, generator: vrandom.RandomSource
 ) -> tuple[Tensor, Tensor]:
     """The paper's ``vae_samples`` start: z ~ p(z), x ~ p(x | z), observed entries kept."""
     batch = problem.x_obs.shape[0]
@@ -116,17 +133,96 @@ def initial_imputation(
     return x, z
 
 
+@dataclass(frozen=True, kw_only=True)
+class Initialisation:
+    """How the chains' first imputation is made (the paper's ``imputation_fn``).
+
+    Attributes:
+        method: ``"vae_samples"`` (z ~ p(z), x ~ p(x | z); all main runs of the paper) or
+            ``"sgd_map"``: per chain, ``num_particles`` prior draws of z are moved uphill on
+            log p(z) + log p(x_o | z) by plain gradient ascent for ``num_steps`` steps with a
+            cosine-annealed step size from ``learning_rate`` to ``final_learning_rate``; the best
+            particle z* starts the chain with x_m ~ p(x_m | z*) (seed000 §1.8c: 5, 120, 1e-4, 1e-6).
+    """
+
+    method: Literal["vae_samples", "sgd_map"] = "vae_samples"
+    num_particles: int = 5
+    num_steps: int = 120
+    learning_rate: float = 1e-4
+    final_learning_rate: float = 1e-6
+
+    def __post_init__(self) -> None:
+        if self.num_particles < 1 or self.num_steps < 0:
+            raise ValueError("initialisation needs num_particles >= 1 and num_steps >= 0")
+        if not 0 <= self.final_learning_rate <= self.learning_rate:
+            raise ValueError("initialisation needs 0 <= final_learning_rate <= learning_rate")
+
+
+def sgd_map_initialisation(
+    problem: Problem, num_chains: int, config: Initialisation, *, generator: vrandom.RandomSource
+) -> tuple[Tensor, Tensor]:
+    """Approximate MAP starts of z under p(z | x_o) by gradient ascent (see :class:`Initialisation`).
+
+    All B x K x P particles move together in one batched ascent. A step that leaves the prior's
+    support (log p(z) = -inf, e.g. a bounded prior) is not taken for that particle.
+    """
+    model = problem.model
+    prior = model.prior()
+    batch, particles = problem.x_obs.shape[0], config.num_particles
+    z = vrandom.draw(prior, generator=generator, sample_shape=(batch, num_chains * particles))
+
+    def objective(latent: Tensor) -> Tensor:
+        lik = log_likelihood(problem, model.decoder(latent), problem.x_obs, observed_only=True)
+        return prior.log_prob(latent) + lik
+
+    with torch.enable_grad():
+        for t in range(config.num_steps):
+            lr = config.final_learning_rate + 0.5 * (config.learning_rate - config.final_learning_rate) * (
+                1 + math.cos(math.pi * t / config.num_steps)
+            )
+            z_leaf = z.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(objective(z_leaf).sum(), z_leaf)
+            moved = z + lr * torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+            inside = torch.isfinite(prior.log_prob(moved)).unsqueeze(-1)
+            z = torch.where(inside, moved, z).detach()
+    score = objective(z).nan_to_num(nan=-math.inf).reshape(batch, num_chains, particles)
+    best = score.argmax(-1)  # (B, K)
+    z = z.reshape(batch, num_chains, particles, -1)
+    z = z.gather(2, best[..., None, None].expand(batch, num_chains, 1, z.shape[-1]))[:, :, 0]
+    x, _ = decode_and_impute(problem, z, generator=generator)
+    return x, z
+
+
+class Start(NamedTuple):
+    """Where a sampler starts (see the module docstring).
+
+    Attributes:
+        x: (B, K, D) completed data.
+        z: (B, K, L) a latent matching ``x`` (the one that generated it).
+        history: (H, B, K, D) the last warm-up iteration's imputations per chain, oldest first
+            (``x[None]`` without a multi-particle warm-up).
+    """
+
+    x: Tensor
+    z: Tensor
+    history: Tensor
+
+
 @dataclass(frozen=True)
 class SamplerSpec:
     """A registry entry: the sampler's config class and pure functions.
 
     Attributes:
+        name: the registry name.
         config_cls: frozen dataclass of options.
-        init: ``init(problem, x, config, *, generator, z=None) -> State``.
+        init: ``init(problem, start, config, *, generator) -> State``.
         step: ``step(problem, state, config, *, generator) -> (State, Info)``.
         finalize: optional ``finalize(problem, trace, config, *, generator) -> dict`` of extra
-            outputs computed from the whole run (LAIR's final resampling).
+            outputs computed from the whole run (final resampling of LAIR and importance resampling).
         exact: whether the sampler targets p(x_m | x_o) exactly (asymptotically).
+        check: optional ``check(config, num_particles, particles_per_chain)`` raising ValueError
+            for option values that are invalid with ``num_particles`` chains/particles, of which
+            ``particles_per_chain`` belong to each chain (a multi-particle warm-up).
     """
 
     name: str
@@ -135,15 +231,41 @@ class SamplerSpec:
     step: Callable[..., tuple[Any, Any]]
     finalize: Callable[..., dict[str, Tensor]] | None = None
     exact: bool = True
+    check: Callable[[Any, int, int], None] | None = None
 
 
 @dataclass(frozen=True)
 class Warmup:
-    """Iterations of another sampler run before the main one; its last x (and z) start it."""
+    """Iterations of another sampler run before the main one, whose final state starts it.
+
+    With ``particles_per_chain = P > 1`` the warm-up runs K * P particles: particle ``a * K + g``
+    belongs to chain g, so each warm-up iteration emits P stored draws of shape (B, K, D) (the
+    paper's LAIR warm-up: P = 4 particles plus one prior component per chain, i.e. K independent
+    grouped LAIR samplers; configure LAIR with ``resampling="grouped"`` and K groups). The chain
+    then starts from one of its own particles (``chain_init="own_group"``), and all P particles of
+    the last iteration seed AC-MWG's history. ``chain_init="authors_q1"`` reproduces the authors'
+    index bookkeeping (seed000 §1.8b, quirk Q1): chain g starts from flat particle ``g mod P``, so
+    with K = 5, P = 4 chains 0 and 4 share a start and group 4's particles start no chain.
+
+    Attributes:
+        spec: the warm-up sampler.
+        config: its options.
+        num_iterations: warm-up iterations T_w.
+        particles_per_chain: P.
+        chain_init: ``"own_group"`` or ``"authors_q1"``.
+    """
 
     spec: SamplerSpec
     config: Any
     num_iterations: int
+    particles_per_chain: int = 1
+    chain_init: Literal["own_group", "authors_q1"] = "own_group"
+
+    def __post_init__(self) -> None:
+        if self.num_iterations < 0 or self.particles_per_chain < 1:
+            raise ValueError("warm-up needs num_iterations >= 0 and particles_per_chain >= 1")
+        if self.chain_init not in ("own_group", "authors_q1"):
+            raise ValueError(f"warm-up chain_init must be 'own_group' or 'authors_q1', got {self.chain_init!r}")
 
 
 class Trace(NamedTuple):
@@ -151,11 +273,11 @@ class Trace(NamedTuple):
 
     Attributes:
         x: (S, B, K, D) completed data; entry 0 is the initial imputation, then one entry per
-            stored iteration (warm-up iterations first).
+            stored iteration (P per warm-up iteration, warm-up first).
         z: (S, B, K, L) latents matching ``x``.
         info: main-phase per-iteration diagnostics, each stacked on a leading iteration axis.
         num_warmup: how many of the stored entries after entry 0 come from the warm-up.
-        extra: outputs of the sampler's ``finalize`` (for LAIR, final-resampled draws).
+        extra: outputs of the sampler's ``finalize`` (final-resampled draws).
     """
 
     x: Tensor
@@ -165,6 +287,21 @@ class Trace(NamedTuple):
     extra: dict[str, Tensor]
 
 
+def _emissions(t: Tensor, particles: int) -> Tensor:
+    """(B, P * K, ...) particles -> (P, B, K, ...): emission a of chain g is particle a * K + g."""
+    batch, n = t.shape[:2]
+    return t.reshape(batch, particles, n // particles, *t.shape[2:]).transpose(0, 1)
+
+
+def _hand_over(x: Tensor, z: Tensor, warmup: Warmup, num_chains: int) -> Start:
+    particles = warmup.particles_per_chain
+    xs, zs = _emissions(x, particles), _emissions(z, particles)
+    if warmup.chain_init == "own_group":
+        return Start(x=xs[0], z=zs[0], history=xs)
+    flat = torch.arange(num_chains, device=x.device) % particles
+    return Start(x=x[:, flat], z=z[:, flat], history=xs)
+
+
 def run(
     problem: Problem,
     spec: SamplerSpec,
@@ -172,8 +309,9 @@ def run(
     *,
     num_chains: int,
     num_iterations: int,
-    generator: torch.Generator,
+    generator: vrandom.RandomSource,
     warmup: Warmup | None = None,
+    initialisation: Initialisation | None = None,
     keep_info: tuple[str, ...] | None = None,
     progress: bool = False,
 ) -> Trace:
@@ -187,11 +325,18 @@ def run(
         num_iterations: main-phase iterations T.
         generator: the only source of randomness.
         warmup: optional warm-up phase whose final state starts the main sampler.
+        initialisation: how the first imputation is made (default: ``vae_samples``).
         keep_info: names of info fields to store (default: all).
         progress: show a progress bar.
     """
     if num_chains < 1 or num_iterations < 0:
         raise ValueError("num_chains must be >= 1 and num_iterations >= 0")
+    initialisation = initialisation or Initialisation()
+    particles = warmup.particles_per_chain if warmup is not None else 1
+    if spec.check is not None:
+        spec.check(config, num_chains, 1)
+    if warmup is not None and warmup.spec.check is not None:
+        warmup.spec.check(warmup.config, num_chains * particles, particles)
     model = problem.model
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
@@ -200,17 +345,21 @@ def run(
     bar = tqdm(total=total, desc=spec.name, disable=not progress, mininterval=1.0)
     try:
         with torch.no_grad():
-            x, z = initial_imputation(problem, num_chains, generator=generator)
-            xs, zs = [x], [z]
+            if initialisation.method == "sgd_map":
+                x, z = sgd_map_initialisation(problem, num_chains * particles, initialisation, generator=generator)
+            else:
+                x, z = initial_imputation(problem, num_chains * particles, generator=generator)
+            xs, zs = [x[:, :num_chains]], [z[:, :num_chains]]
+            start = Start(x=xs[0], z=zs[0], history=xs[0][None])
             if warmup is not None and warmup.num_iterations > 0:
-                state = warmup.spec.init(problem, x, warmup.config, generator=generator, z=z)
+                state = warmup.spec.init(problem, Start(x, z, x[None]), warmup.config, generator=generator)
                 for _ in range(warmup.num_iterations):
                     state, _ = warmup.spec.step(problem, state, warmup.config, generator=generator)
-                    xs.append(state.x)
-                    zs.append(state.z)
+                    xs.extend(_emissions(state.x, particles).unbind(0))
+                    zs.extend(_emissions(state.z, particles).unbind(0))
                     bar.update()
-                x, z = state.x, state.z
-            state = spec.init(problem, x, config, generator=generator, z=z)
+                start = _hand_over(state.x, state.z, warmup, num_chains)
+            state = spec.init(problem, start, config, generator=generator)
             infos: dict[str, list[Tensor]] = {}
             for _ in range(num_iterations):
                 state, info = spec.step(problem, state, config, generator=generator)
@@ -224,7 +373,7 @@ def run(
                 x=torch.stack(xs).cpu(),
                 z=torch.stack(zs).cpu(),
                 info={k: torch.stack(v).cpu() for k, v in infos.items()},
-                num_warmup=warmup.num_iterations if warmup else 0,
+                num_warmup=len(xs) - 1 - num_iterations,
                 extra={},
             )
             if spec.finalize is not None:

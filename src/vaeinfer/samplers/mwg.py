@@ -27,7 +27,7 @@ from torch import Tensor
 
 from vaeinfer import random as vrandom
 from vaeinfer.samplers import _mh
-from vaeinfer.samplers.base import Problem, decode_and_impute, log_likelihood
+from vaeinfer.samplers.base import Problem, Start, decode_and_impute, log_likelihood
 
 __all__ = ["MWGConfig", "MWGInfo", "MWGState", "init", "step"]
 
@@ -58,19 +58,15 @@ class MWGInfo(NamedTuple):
     is_accepted: Tensor
 
 
-def init(
-    problem: Problem, x: Tensor, config: MWGConfig, *, generator: torch.Generator, z: Tensor | None = None
-) -> MWGState:
-    """Start from completed data ``x`` and latent ``z`` (default: a draw from q(z | x))."""
-    model = problem.model
-    if z is None:
-        z = vrandom.draw(model.encoder(x), generator=generator)
+def init(problem: Problem, start: Start, config: MWGConfig, *, generator: vrandom.RandomSource) -> MWGState:
+    """Start from ``start.x`` and the latent ``start.z`` that generated it."""
+    model, x, z = problem.model, start.x, start.z
     log_lik = log_likelihood(problem, model.decoder(z), x, observed_only=False)
     return MWGState(x=x, z=z, log_prior=model.prior().log_prob(z), log_lik=log_lik)
 
 
 def step(
-    problem: Problem, state: MWGState, config: MWGConfig, *, generator: torch.Generator
+    problem: Problem, state: MWGState, config: MWGConfig, *, generator: vrandom.RandomSource
 ) -> tuple[MWGState, MWGInfo]:
     """One MH step on z with the encoder proposal, then a Gibbs draw of x_m."""
     model = problem.model

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from vaeinfer import random as vrandom
-from vaeinfer.samplers.base import Problem, complete
+from vaeinfer.samplers.base import Problem, Start, complete
 
 __all__ = ["PseudoGibbsConfig", "PseudoGibbsInfo", "PseudoGibbsState", "init", "step"]
 
@@ -76,16 +76,14 @@ def _clip_bounds(problem: Problem, config: PseudoGibbsConfig) -> tuple[Tensor, T
 
 
 def init(
-    problem: Problem, x: Tensor, config: PseudoGibbsConfig, *, generator: torch.Generator, z: Tensor | None = None
+    problem: Problem, start: Start, config: PseudoGibbsConfig, *, generator: vrandom.RandomSource
 ) -> PseudoGibbsState:
-    """Start from completed data ``x``; ``z`` defaults to a draw from q(z | x)."""
-    if z is None:
-        z = vrandom.draw(problem.model.encoder(x), generator=generator)
-    return PseudoGibbsState(x=x, z=z)
+    """Start from ``start.x`` and ``start.z``."""
+    return PseudoGibbsState(x=start.x, z=start.z)
 
 
 def step(
-    problem: Problem, state: PseudoGibbsState, config: PseudoGibbsConfig, *, generator: torch.Generator
+    problem: Problem, state: PseudoGibbsState, config: PseudoGibbsConfig, *, generator: vrandom.RandomSource
 ) -> tuple[PseudoGibbsState, PseudoGibbsInfo]:
     """One pseudo-Gibbs sweep: z ~ q(z | x), then x_m ~ p(x_m | z)."""
     model = problem.model
