@@ -53,7 +53,8 @@ from vaeinfer.samplers._resampling import effective_sample_size, multinomial_ind
 from vaeinfer.samplers.base import Problem, Start, Trace, decode_and_impute, log_likelihood
 
 __all__ = [
-    "LAIRConfig", "LAIRInfo", "LAIRState", "check", "final_resample", "finalize", "init", "num_groups", "resample", "step",
+    "LAIRConfig", "LAIRInfo", "LAIRState", "check", "final_resample", "finalize", "init", "num_groups",
+    "resample", "step",
 ]
 
 
