@@ -48,7 +48,9 @@ def test_lint_is_clean():
 
 def test_grid_has_the_documented_structure(tiny_run):
     grid = xr.open_dataset(tiny_run / "results/grids/toy_pitfalls.nc")
-    assert list(grid["sampler"].values) == ["pseudo_gibbs", "mwg", "ac_mwg", "lair", "lair_iterates"]
+    assert list(grid["sampler"].values) == [
+        "pseudo_gibbs", "mwg", "ac_mwg", "lair", "lair_iterates", "importance_resampling", "ac_mwg_lair_init",
+    ]
     assert list(grid["point"].values) == list(range(14))
     for var in ("jsd", "kl_pq", "kl_qp"):
         assert grid[var].dims == ("sampler", "point")
@@ -61,6 +63,7 @@ def test_grid_has_the_documented_structure(tiny_run):
 
 def test_every_output_exists(tiny_run):
     for path in ("results/figures/toy_pitfalls.png", "results/figures/toy_pitfalls.pdf",
+                 "results/figures/toy_ablations.png", "results/figures/toy_ablations.pdf",
                  "results/tables/toy_pitfalls.md", "results/tables/toy_pitfalls.csv",
                  "results/checkpoints/toy_grid/vae.pt", "results/checkpoints/toy_grid/training_history.csv",
                  "results/runs/toy_pitfalls/toy_grid/lair/seed1/samples.nc",
@@ -68,6 +71,8 @@ def test_every_output_exists(tiny_run):
         assert (tiny_run / path).stat().st_size > 0, path
     samples = xr.open_dataset(tiny_run / "results/runs/toy_pitfalls/toy_grid/lair/seed1/samples.nc")
     assert samples.sizes["resample"] == 15 and samples.sizes["chain"] == 3
+    warm = xr.open_dataset(tiny_run / "results/runs/toy_pitfalls/toy_grid/ac_mwg_lair_init/seed1/samples.nc")
+    assert warm.attrs["num_warmup_draws"] == 4 * 2 and warm.sizes["draw"] == 1 + 4 * 2 + 15
 
 
 def test_same_config_same_bytes(tiny_run, tmp_path):
@@ -75,6 +80,7 @@ def test_same_config_same_bytes(tiny_run, tmp_path):
     _snakemake(again, "--cores", "2", "--configfile", "tiny.yaml")
     for rel in ("results/grids/toy_pitfalls.nc", "results/runs/toy_pitfalls/toy_grid/ac_mwg/seed1/samples.nc",
                 "results/checkpoints/toy_grid/vae.pt", "results/figures/toy_pitfalls.png",
+                "results/figures/toy_ablations.png",
                 "results/tables/toy_pitfalls.csv"):
         assert (tiny_run / rel).read_bytes() == (again / rel).read_bytes(), rel
 
@@ -103,6 +109,10 @@ def test_changing_a_sampler_setting_does_not_retrain(tiny_run):
          "unknown option 'num_prior'"),
         (lambda c: c["models"]["toy_grid"]["training"].update(epochs=0), "0 is less than the minimum of 1"),
         (lambda c: c.update(device="tpu"), "'tpu' is not one of"),
+        (lambda c: c["experiments"]["toy_pitfalls"]["figures"]["ablations"].update(LAIR=["lair", "lair_eps9"]),
+         "names ['lair_eps9'], which are not runs"),
+        (lambda c: c["experiments"]["toy_pitfalls"]["samplers"]["ac_mwg_lair_init"]["warmup"].update(group_size=4),
+         "group_size=4 must divide"),
     ],
 )
 def test_bad_config_fails_before_any_job_with_a_clear_message(tmp_path, edit, message):

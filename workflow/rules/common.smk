@@ -11,6 +11,8 @@ TOY = config["experiments"]["toy_pitfalls"]
 
 try:
     TOY_RUNS = {name: toy_experiment.parse_run(name, raw) for name, raw in TOY["samplers"].items()}
+    TOY_ROWS = [row for name, run in TOY_RUNS.items() for row in toy_experiment.row_names(name, run)]
+    toy_experiment.check_figure_rows(TOY["figures"], TOY_ROWS)
 except (ConfigError, ValueError) as err:
     raise WorkflowError(f"invalid config: {err}") from None
 
@@ -30,12 +32,7 @@ wildcard_constraints:
 
 def toy_row_names():
     """The grid's sampler coordinate: run names, plus <run>_iterates for final-resampled LAIR."""
-    rows = []
-    for name, run in TOY_RUNS.items():
-        rows.append(name)
-        if run.sampler == "lair" and run.options.get("num_final_samples", 0) > 0:
-            rows.append(f"{name}_iterates")
-    return rows
+    return TOY_ROWS
 
 
 def toy_run_seed(wildcards):
@@ -59,6 +56,8 @@ def all_targets():
             "results/grids/toy_pitfalls.nc",
             "results/figures/toy_pitfalls.png",
             "results/figures/toy_pitfalls.pdf",
+            "results/figures/toy_ablations.png",
+            "results/figures/toy_ablations.pdf",
             "results/tables/toy_pitfalls.md",
             "results/tables/toy_pitfalls.csv",
         ]

@@ -4,6 +4,8 @@
 rule fig_toy_pitfalls:
     input:
         grid="results/grids/toy_pitfalls.nc",
+    params:
+        rows=TOY["figures"]["pitfalls"],
     output:
         png=report(
             "results/figures/toy_pitfalls.png",
@@ -19,6 +21,28 @@ rule fig_toy_pitfalls:
         "../../environment.yml"
     script:
         "../scripts/fig_toy_pitfalls.py"
+
+
+rule fig_toy_ablations:
+    input:
+        grid="results/grids/toy_pitfalls.nc",
+    params:
+        groups=canonical(TOY["figures"]["ablations"]),
+    output:
+        png=report(
+            "results/figures/toy_ablations.png",
+            caption="../report/toy_ablations_figure.rst",
+            category="Toy pitfalls",
+        ),
+        pdf="results/figures/toy_ablations.pdf",
+    log:
+        "logs/fig_toy_ablations.log",
+    benchmark:
+        "results/benchmarks/rules/fig_toy_ablations.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fig_toy_ablations.py"
 
 
 rule table_toy_pitfalls:

@@ -6,7 +6,8 @@ from vaeinfer.workflow import script
 
 
 def main(smk):
-    plot_pitfalls(open_dataset(smk.input.grid), png=smk.output.png, pdf=smk.output.pdf)
+    grid = open_dataset(smk.input.grid)
+    plot_pitfalls(grid.sel(sampler=list(smk.params.rows)), png=smk.output.png, pdf=smk.output.pdf)
 
 
 script(snakemake, main)  # noqa: F821

@@ -16,8 +16,8 @@ import xarray as xr
 
 from vaeinfer import random as vrandom
 from vaeinfer import samplers
-from vaeinfer.api import build_warmup, sample
-from vaeinfer.config import from_dict, to_dict
+from vaeinfer.api import build_initialisation, build_warmup, sample
+from vaeinfer.config import ConfigError, from_dict, to_dict
 from vaeinfer.data.toy import grid_mixture, sample_mixture
 from vaeinfer.metrics import conditional_density_by_quadrature, grid_divergences, kde_density
 from vaeinfer.missingness.points import TOY_GRID_VALUES, toy_grid_test_points
@@ -32,10 +32,12 @@ __all__ = [
     "RunConfig",
     "ToyDataConfig",
     "assemble_grid",
+    "check_figure_rows",
     "make_dataset",
     "make_points",
     "reference_conditional",
     "run_metrics",
+    "row_names",
     "run_sampler",
     "train_vae",
 ]
@@ -71,7 +73,10 @@ class RunConfig:
         sampler: name in :data:`vaeinfer.samplers.SAMPLERS`.
         num_chains: K.
         num_iterations: main-phase iterations T.
-        warmup: optional ``{"sampler", "num_iterations", **options}``.
+        warmup: optional ``{"sampler", "num_iterations", **options}`` (see
+            :func:`vaeinfer.api.build_warmup`).
+        initialisation: optional ``{"method": "sgd_map", ...}`` (see
+            :class:`vaeinfer.samplers.Initialisation`).
         options: the sampler's own options.
     """
 
@@ -79,6 +84,7 @@ class RunConfig:
     num_chains: int = 1
     num_iterations: int = 1000
     warmup: dict[str, Any] | None = None
+    initialisation: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -169,12 +175,17 @@ def _points_tensors(points: xr.Dataset, device: torch.device) -> tuple[torch.Ten
 def run_sampler(
     model: ToyVAE, points: xr.Dataset, run: RunConfig, *, seed: int, device: torch.device, progress: bool = True
 ) -> xr.Dataset:
-    """One sampler run on all test points; its generator is seeded with ``seed``."""
+    """One sampler run on all test points.
+
+    Point p draws from its own counter-based stream keyed by (``seed``, p), so its result does not
+    depend on which other points are in the batch.
+    """
     x, mask = _points_tensors(points, device)
+    streams = vrandom.PointStreams.from_seed(seed, points["point"].values.tolist(), device=device)
     return sample(
         model, x, mask, run.sampler,
         num_iterations=run.num_iterations, num_chains=run.num_chains,
-        generator=vrandom.make_generator(seed, device), warmup=run.warmup, progress=progress,
+        generator=streams, warmup=run.warmup, initialisation=run.initialisation, progress=progress,
         **run.options,
     )
 
@@ -209,14 +220,17 @@ def run_metrics(
     """KL(p||q), KL(q||p), JSD and the KDE per point, for one run.
 
     q is a KDE of *all* stored imputations of the point, pooled over chains and iterations (no
-    burn-in removed, as in the paper). A LAIR run with final resampling yields two rows: ``lair``
-    from the final-resampled draws and ``lair_iterates`` from the particle iterates.
+    burn-in removed, as in the paper; warm-up draws included). A run with final resampling is
+    scored on its final-resampled draws; a LAIR run with final resampling yields a second row,
+    ``<run>_iterates``, from the particle iterates (see :func:`row_names`).
     """
     grid = reference["x"].values
     feature = (samples["observed_mask"].values == 0).argmax(1)
     rows = {run_name: samples["imputations"]}
     if "resampled_imputations" in samples:
-        rows = {run_name: samples["resampled_imputations"], f"{run_name}_iterates": samples["imputations"]}
+        rows = {run_name: samples["resampled_imputations"]}
+        if samples.attrs.get("sampler") == "lair":
+            rows[f"{run_name}_iterates"] = samples["imputations"]
     out = []
     for name, arr in rows.items():
         dens = np.stack([
@@ -228,7 +242,8 @@ def run_metrics(
             {k: (("point",), v) for k, v in div.items()} | {"density": (("point", "x"), dens)},
             coords={"point": samples["point"].values, "x": grid},
         ).expand_dims(sampler=[name])
-        ds["num_samples"] = (("sampler",), [int(np.prod([arr.sizes[d] for d in arr.dims if d not in ("point", "feature")]))])
+        num = int(np.prod([arr.sizes[d] for d in arr.dims if d not in ("point", "feature")]))
+        ds["num_samples"] = (("sampler",), [num])
         out.append(ds)
     result = xr.concat(out, dim="sampler")
     for name, (long_name, units) in _METRIC_ATTRS.items():
@@ -264,10 +279,39 @@ def assemble_grid(
     return grid
 
 
+def row_names(name: str, run: RunConfig) -> list[str]:
+    """The grid rows of one run: ``name``, plus ``<name>_iterates`` for final-resampled LAIR."""
+    if run.sampler == "lair" and run.options.get("num_final_samples", 0) > 0:
+        return [name, f"{name}_iterates"]
+    return [name]
+
+
 def parse_run(name: str, raw: dict[str, Any]) -> RunConfig:
     """Validate one configured run (clear errors for unknown samplers and options)."""
-    run = from_dict(RunConfig, raw, where=f"experiments.toy_pitfalls.samplers.{name}")
+    where = f"experiments.toy_pitfalls.samplers.{name}"
+    run = from_dict(RunConfig, raw, where=where)
     spec = samplers.get(run.sampler)
-    from_dict(spec.config_cls, run.options, where=f"experiments.toy_pitfalls.samplers.{name}.options")
-    build_warmup(run.warmup)
+    config = from_dict(spec.config_cls, run.options, where=f"{where}.options")
+    warmup = build_warmup(run.warmup)
+    build_initialisation(run.initialisation)
+    try:
+        if spec.check is not None:
+            spec.check(config, run.num_chains, 1)
+        if warmup is not None and warmup.spec.check is not None:
+            warmup.spec.check(warmup.config, run.num_chains * warmup.particles_per_chain, warmup.particles_per_chain)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
     return run
+
+
+def check_figure_rows(figures: dict[str, Any], rows: list[str]) -> None:
+    """Every run named in the ``figures`` config must be a grid row."""
+    named = list(figures.get("pitfalls", []))
+    for group in figures.get("ablations", {}).values():
+        named += list(group)
+    unknown = [n for n in named if n not in rows]
+    if unknown:
+        raise ConfigError(
+            f"experiments.toy_pitfalls.figures names {unknown}, which are not runs of the experiment; "
+            f"choose among {rows}"
+        )

@@ -15,16 +15,26 @@ from vaeinfer.results.io import atomic_path  # noqa: E402
 __all__ = ["DISPLAY_NAMES", "display_name", "palette", "save_figure", "set_style"]
 
 DISPLAY_NAMES = {
+    "marginal": "Marginal VAE",
     "pseudo_gibbs": "Pseudo-Gibbs",
     "mwg": "MWG",
+    "mwg_lair_init": "MWG′",
     "ac_mwg": "AC-MWG",
+    "ac_mwg_lair_init": "AC-MWG′",
+    "ac_mwg_eps0": "AC-MWG (ε = 0)",
+    "ac_mwg_mwg_target": "AC-MWG (MWG target)",
+    "ac_mwg_mwg_target_q3": "AC-MWG (MWG target, authors' Q3)",
     "lair": "LAIR",
-    "lair_iterates": "LAIR (iterates)",
+    "lair_eps0": "LAIR (ε = 0)",
+    "lair_eps05": "LAIR (ε = 0.5)",
+    "importance_resampling": "Standard IR (ε = 1)",
 }
 
 
 def display_name(name: str) -> str:
-    """The paper's name for a run (falls back to the run name)."""
+    """The paper's name for a run (falls back to the run name); ``<run>_iterates`` is marked."""
+    if name.endswith("_iterates") and name not in DISPLAY_NAMES:
+        return f"{display_name(name[: -len('_iterates')])} (iterates)"
     return DISPLAY_NAMES.get(name, name)
 
 
