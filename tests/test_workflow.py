@@ -22,6 +22,9 @@ def _copy_workflow(dest: Path) -> Path:
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     shutil.copy(TINY, dest / "tiny.yaml")
+    # NOTE: --configfile deep-merges into the Snakefile's configfile, so a config with fewer runs
+    # would inherit the default runs; the tiny config replaces the default one instead.
+    shutil.copy(TINY, dest / "config" / "config.yaml")
     return dest
 
 
