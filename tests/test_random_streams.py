@@ -17,10 +17,12 @@ from vaeinfer.random import PointStreams
 
 F64 = torch.float64
 
-# --- pure-Python reference (integers mod 2**64) ----------------------------------------------------
+# --- pure-Python reference (integers mod 2**64 and 2**32) -------------------------------------------
 
 M64 = (1 << 64) - 1
+M32 = (1 << 32) - 1
 GOLDEN = 0x9E3779B97F4A7C15
+G32 = 0x9E3779B9
 
 
 def ref_mix(z: int) -> int:
@@ -42,17 +44,51 @@ def ref_key(seed: int, point_id: int) -> int:
     return ref_combine(ref_splitmix(seed & M64), point_id & M64)
 
 
-def ref_word(key: int, counter: int, substream: int, position: int) -> int:
-    k = ref_combine(ref_combine(key, counter), substream)
-    return ref_mix((k + (position + 1) * GOLDEN) & M64)
+def ref_lowbias32(x: int) -> int:
+    """lowbias32 of github.com/skeeto/hash-prospector, on Python integers."""
+    x &= M32
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & M32
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & M32
+    return x ^ (x >> 16)
 
 
-def ref_uniform(word: int, bits: int) -> float:
-    return (2 * (word >> (64 - bits)) + 1) / 2 ** (bits + 1)
+def ref_lowbias32_inverse(x: int) -> int:
+    """The published inverse of lowbias32 (a check that the constants above are the published ones)."""
+    x ^= x >> 16
+    x = (x * 0x43021123) & M32
+    x ^= (x >> 15) ^ (x >> 30)
+    x = (x * 0x1D69E2A5) & M32
+    return x ^ (x >> 16)
+
+
+def ref_substream_key(key: int, counter: int, substream: int) -> int:
+    return ref_combine(ref_combine(key, counter), substream)
+
+
+def ref_stream_word(k: int, j: int) -> int:
+    """Word ``j`` (unsigned 32-bit) of the sub-stream with 64-bit key ``k``."""
+    k1, k2 = k & M32, (k & M64) >> 32
+    return ref_lowbias32(ref_lowbias32(k1 + (j + 1) * G32) ^ k2)
+
+
+def ref_uniform(key: int, counter: int, substream: int, e: int, bits: int) -> float:
+    """Element ``e`` of a uniform draw with ``bits`` fraction bits (52: two words per element)."""
+    k = ref_substream_key(key, counter, substream)
+    if bits == 52:
+        top = ((ref_stream_word(k, 2 * e + 1) << 32) | ref_stream_word(k, 2 * e)) >> 12  # word 2e: low half
+    else:
+        top = ref_stream_word(k, e) >> (32 - bits)
+    return (2 * top + 1) / 2 ** (bits + 1)
 
 
 def unsigned(t: torch.Tensor) -> list[int]:
     return [v & M64 for v in t.tolist()]
+
+
+def unsigned32(t: torch.Tensor) -> list[int]:
+    return [v & M32 for v in t.reshape(-1).tolist()]
 
 
 def signed(v: int) -> int:
@@ -60,14 +96,24 @@ def signed(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
 
-# --- the hash ---------------------------------------------------------------------------------------
+def signed32(v: int) -> int:
+    v &= M32
+    return v - (1 << 32) if v >> 31 else v
+
+
+def _random_words(n: int, seed: int) -> list[int]:
+    """``n`` random 64-bit patterns as signed integers (about half negative)."""
+    g = torch.Generator().manual_seed(seed)
+    halves = torch.randint(0, 1 << 32, (n, 2), generator=g, dtype=torch.int64)
+    return ((halves[:, 0] << 32) | halves[:, 1]).tolist()
+
+
+# --- the hashes -------------------------------------------------------------------------------------
 
 
 def test_mix_equals_the_python_reference_bit_for_bit():
     special = [0, 1, -1, 2, -2, 2**63 - 1, -(2**63), 2**62, -(2**62) - 12345, 0x7F, GOLDEN - 2**64]
-    g = torch.Generator().manual_seed(0)
-    halves = torch.randint(0, 1 << 32, (2000, 2), generator=g, dtype=torch.int64)
-    random_words = ((halves[:, 0] << 32) | halves[:, 1]).tolist()  # about half are negative
+    random_words = _random_words(2000, 0)
     assert sum(v < 0 for v in random_words) > 900
     inputs = torch.tensor([signed(v) for v in special] + random_words, dtype=torch.int64)
     assert unsigned(vrandom._mix64(inputs)) == [ref_mix(v & M64) for v in inputs.tolist()]
@@ -77,9 +123,46 @@ def test_mix_equals_the_python_reference_bit_for_bit():
 def test_splitmix64_known_answers():
     # Published SplitMix64 outputs: state 0 -> 0xE220A8397B1DCDAF; state 1234567 -> the sequence below.
     assert unsigned(vrandom._splitmix64(torch.tensor([0])))[0] == 0xE220A8397B1DCDAF
-    words = vrandom._stream_words(torch.tensor([1234567]), (1, 3))
-    assert unsigned(words[0]) == [6457827717110365317, 3203168211198807973, 9817491932198370423]
-    assert [ref_mix((1234567 + (e + 1) * GOLDEN) & M64) for e in range(3)] == unsigned(words[0])
+    states = torch.tensor([signed(1234567 + e * GOLDEN) for e in range(3)])
+    assert unsigned(vrandom._splitmix64(states)) == [6457827717110365317, 3203168211198807973, 9817491932198370423]
+    assert [ref_mix((1234567 + (e + 1) * GOLDEN) & M64) for e in range(3)] == unsigned(vrandom._splitmix64(states))
+
+
+def test_hash32_equals_the_python_reference_bit_for_bit():
+    special = [0, 1, -1, 2, 2**31 - 1, -(2**31), 0xFFFF, -0x10000, 0x8000, signed32(G32), 12345, -12345]
+    random_words = [signed32(v) for v in _random_words(4000, 1)]
+    assert sum(v < 0 for v in random_words) > 1800  # negative bit patterns; the products wrap mod 2**32
+    values = special + random_words
+    x = torch.tensor(values, dtype=torch.int32)
+    assert unsigned32(vrandom._hash32_(x.clone(), torch.empty_like(x))) == [ref_lowbias32(v) for v in values]
+    assert all(ref_lowbias32_inverse(ref_lowbias32(v)) == v & M32 for v in values)
+    k2 = torch.tensor(list(reversed(values)), dtype=torch.int32)
+    keyed = vrandom._keyed_hash_(x.clone(), k2, torch.empty_like(x))
+    pairs = zip(values, reversed(values), strict=True)
+    assert unsigned32(keyed) == [ref_lowbias32(ref_lowbias32(v) ^ (w & M32)) for v, w in pairs]
+    # (e + 1) * G32 mod 2**32, also past 2**31 and 2**32 positions (the stream has period 2**32 words)
+    positions = [0, 1, 2, 1000, 2**31 - 1, 2**31, 2**32 - 2, 2**32 - 1, 2**32 + 5, 3 * 2**32 + 7]
+    offsets = vrandom._weyl(torch.tensor(positions, dtype=torch.int64))
+    assert offsets.dtype == torch.int32
+    assert unsigned32(offsets) == [((e + 1) * G32) & M32 for e in positions]
+
+
+def test_stream_words_equal_the_python_reference():
+    keys = [0, 1, -1, 2**32 - 1, 2**32, -(2**63), 2**63 - 1] + _random_words(9, 2)
+    keys_t = torch.tensor(keys, dtype=torch.int64)
+    k1, k2 = vrandom._split_keys(keys_t)
+    assert k1.dtype == k2.dtype == torch.int32
+    assert unsigned32(k1) == [k & M32 for k in keys] and unsigned32(k2) == [(k & M64) >> 32 for k in keys]
+    count = 37
+    words = vrandom._stream_words(keys_t, count)
+    assert words.shape == (len(keys), count) and words.dtype == torch.int32
+    assert [unsigned32(row) for row in words] == [[ref_stream_word(k & M64, j) for j in range(count)] for k in keys]
+    point = torch.tensor([0, 3, 5, 15, 7, 2, 2])
+    position = torch.tensor([0, 36, 2**31, 2**32 - 1, 2**32 + 3, 5, 2**40 + 17])
+    at = vrandom._stream_words_at(keys_t, point, position)
+    indices = zip(point.tolist(), position.tolist(), strict=True)
+    assert unsigned32(at) == [ref_stream_word(keys[b] & M64, j) for b, j in indices]
+    assert at[0] == words[0, 0] and at[1] == words[3, 36] and at[5] == words[2, 5]
 
 
 def test_keys_and_draws_equal_the_python_reference():
@@ -90,30 +173,154 @@ def test_keys_and_draws_equal_the_python_reference():
         assert unsigned(streams.keys) == keys
         u64 = vrandom.uniform((len(ids), 3), generator=streams, like=torch.zeros((), dtype=F64))
         u32 = vrandom.uniform((len(ids), 2, 2), generator=streams, like=torch.zeros(()))
-        assert u64.tolist() == [[ref_uniform(ref_word(k, 0, 0, e), 52) for e in range(3)] for k in keys]
-        assert u32.reshape(len(ids), 4).tolist() == [
-            [ref_uniform(ref_word(k, 1, 0, e), 23) for e in range(4)] for k in keys
-        ]
+        assert u64.tolist() == [[ref_uniform(k, 0, 0, e, 52) for e in range(3)] for k in keys]
+        assert u32.reshape(len(ids), 4).tolist() == [[ref_uniform(k, 1, 0, e, 23) for e in range(4)] for k in keys]
         z = vrandom.normal(torch.zeros(len(ids), 2, dtype=F64), torch.ones((), dtype=F64), generator=streams)
         expected = torch.special.ndtri(
-            torch.tensor([[ref_uniform(ref_word(k, 2, 0, e), 52) for e in range(2)] for k in keys], dtype=F64)
+            torch.tensor([[ref_uniform(k, 2, 0, e, 52) for e in range(2)] for k in keys], dtype=F64)
         )
         assert torch.equal(z, expected)
+        z32 = vrandom.normal(torch.zeros(len(ids), 3), torch.ones(()), generator=streams)
+        v = torch.tensor([[2 * ref_uniform(k, 3, 0, e, 23) - 1 for e in range(3)] for k in keys])  # exact
+        assert torch.equal(z32, torch.erfinv(v) * math.sqrt(2))
+        for counter, dtype, bits in [(4, torch.float16, 10), (5, torch.bfloat16, 7)]:
+            u = vrandom.uniform((len(ids), 2), generator=streams, like=torch.zeros((), dtype=dtype))
+            assert u.dtype == dtype
+            assert u.tolist() == [[ref_uniform(k, counter, 0, e, bits) for e in range(2)] for k in keys]
+        # four equally likely categories: the category of u is floor(4u) (u is never a multiple of 1/4)
+        idx = vrandom.multinomial(torch.ones(len(ids), 4), 5, generator=streams)
+        assert idx.tolist() == [[math.floor(4 * ref_uniform(k, 6, 0, e, 52)) for e in range(5)] for k in keys]
+        assert streams.counter == 7
     # tensor point ids give the same keys as a list
     assert torch.equal(PointStreams.from_seed(5, torch.tensor([3, -4])).keys, PointStreams.from_seed(5, [3, -4]).keys)
+
+
+@pytest.mark.parametrize("default", [torch.float64, torch.bfloat16])
+def test_draws_do_not_depend_on_the_default_dtype(default):
+    like32, like64 = torch.zeros(()), torch.zeros((), dtype=F64)
+    draws = [
+        lambda s: vrandom.uniform((3, 50), generator=s, like=like32),
+        lambda s: vrandom.uniform((3, 50), generator=s, like=like64),
+        lambda s: vrandom.normal(like32.expand(3, 50), torch.ones(()), generator=s),
+        lambda s: vrandom.normal(like64.expand(3, 50), torch.ones((), dtype=F64), generator=s),
+    ]
+    expected = [draw(PointStreams.from_seed(8, range(3))) for draw in draws]
+    previous = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(default)
+    except (TypeError, RuntimeError):
+        pytest.skip(f"torch does not accept {default} as the default dtype")
+    try:
+        got = [draw(PointStreams.from_seed(8, range(3))) for draw in draws]
+    finally:
+        torch.set_default_dtype(previous)
+    assert all(torch.equal(x, y) for x, y in zip(got, expected, strict=True))
 
 
 @pytest.mark.parametrize(
     "dtype,bits", [(torch.float64, 52), (torch.float32, 23), (torch.float16, 10), (torch.bfloat16, 7)]
 )
 def test_uniforms_are_strictly_inside_the_unit_interval(dtype, bits):
-    extremes = torch.tensor([0, -1, signed(2**63 - 1), -(2**63)], dtype=torch.int64)  # all-0 / all-1 top bits
-    u = vrandom._unit_interval(extremes, dtype)
+    # all-0 and all-1 top bits, and the two words around the middle (float64: (low, high) pairs)
+    if dtype == torch.float64:
+        extremes = torch.tensor([[0, 0], [-1, -1], [-1, 2**31 - 1], [0, -(2**31)]], dtype=torch.int32)
+    else:
+        extremes = torch.tensor([0, -1, 2**31 - 1, -(2**31)], dtype=torch.int32)
+    u = vrandom._unit_interval(dtype, extremes.clone())
     assert u.dtype == dtype
     half_cell = 2.0 ** -(bits + 1)
     assert u.tolist() == [half_cell, 1 - half_cell, 0.5 - half_cell, 0.5 + half_cell]
-    z = vrandom._std_normal(extremes, torch.float32)
-    assert torch.isfinite(z).all() and z[0] == -z[1]
+    z = vrandom._std_normal(dtype, extremes.clone())
+    assert z.dtype == dtype
+    assert torch.isfinite(z).all() and z[0] == -z[1] and z[2] == -z[3] and z[0] < z[2] < 0
+
+
+def test_word_pairs_make_64_bit_words():
+    pairs = torch.tensor([signed32(v) for v in _random_words(64, 5)], dtype=torch.int32).reshape(16, 2, 2)
+    expected = [(h & M32) << 32 | (lo & M32) for lo, h in pairs.reshape(-1, 2).tolist()]
+    assert unsigned(vrandom._pair64_(pairs.clone()).reshape(-1)) == expected  # a view (little-endian hosts)
+    strided = torch.stack([pairs[..., 0], pairs[..., 1]]).movedim(0, -1)  # not contiguous: arithmetic
+    assert not strided.is_contiguous()
+    assert unsigned(vrandom._pair64_(strided).reshape(-1)) == expected
+
+
+def test_float32_normals_are_accurate_for_every_possible_word():
+    # A float32 normal depends on the top 23 bits of its word only: check all 2**23 values against
+    # the float64 quantile (ndtri) of the same uniform (2k + 1) / 2**24.
+    k = torch.arange(1 << 23, dtype=torch.int64)
+    z = vrandom._std_normal(torch.float32, vrandom._to_int32(k << 9))
+    exact = torch.special.ndtri((2 * k + 1).to(F64) * 2.0**-24)
+    assert float(((z.double() - exact).abs() / exact.abs()).max()) < 2e-7  # about one float32 ulp
+    assert bool((z[1:] > z[:-1]).all())  # strictly increasing in the uniform
+    assert torch.equal(z, -z.flip(0))  # u and 1 - u give z and -z
+    assert 5.29 < float(z[-1]) < 5.30  # the float32 tail (u = 1 - 2**-24)
+
+
+def test_draws_equal_the_python_reference_across_cpu_blocks():
+    # On the CPU the words are made in blocks of _BLOCK words: whole rows (many points per block)
+    # or parts of one row (float64: whole word pairs). Check elements on both sides of the seams.
+    block = vrandom._BLOCK
+    long = (2, block // 2 + 1000)  # float32: one row per block; float64: two blocks per row
+    longer = (2, block + 1000)  # float32: two blocks per row
+    many = (block // 3 + 7, 3)  # block // 3 points per block (float64: block // 6)
+    for seed, shape, dtype, bits, elements in [
+        (3, long, F64, 52, [0, block // 2 - 1, block // 2, long[1] - 1]),
+        (4, longer, torch.float32, 23, [0, block - 1, block, longer[1] - 1]),
+        (5, many, torch.float32, 23, [0, 2]),
+        (6, many, F64, 52, [0, 2]),
+    ]:
+        streams = PointStreams.from_seed(seed, range(shape[0]))
+        u = vrandom.uniform(shape, generator=streams, like=torch.zeros((), dtype=dtype))
+        points = [0, 1] if shape[0] == 2 else [0, block // 6 - 1, block // 6, block // 3 - 1, block // 3, shape[0] - 1]
+        for p in points:
+            key = ref_key(seed, p)
+            assert [u[p, e].item() for e in elements] == [ref_uniform(key, 0, 0, e, bits) for e in elements]
+    streams = PointStreams.from_seed(7, range(2))
+    z = vrandom.normal(torch.zeros(longer), torch.ones(()), generator=streams)
+    seam = [block - 2, block - 1, block, block + 1]
+    v = torch.tensor([[2 * ref_uniform(ref_key(7, p), 0, 0, e, 23) - 1 for e in seam] for p in range(2)])
+    assert torch.equal(z[:, seam], torch.erfinv(v) * math.sqrt(2))
+
+
+def test_empty_draws():
+    s = PointStreams.from_seed(0, range(3))
+    for dtype in (torch.float32, F64):
+        zero = torch.zeros((), dtype=dtype)
+        assert vrandom.uniform((3, 0), generator=s, like=zero).shape == (3, 0)
+        assert vrandom.normal(zero.expand(3, 0, 2), zero, generator=s).shape == (3, 0, 2)
+        assert vrandom.standard_gamma(torch.ones(3, 0, dtype=dtype), generator=s).shape == (3, 0)
+    assert vrandom.multinomial(torch.ones(3, 4), 0, generator=s).shape == (3, 0)
+    assert PointStreams.from_seed(0, []).num_points == 0
+    assert vrandom.uniform((0, 5), generator=PointStreams.from_seed(0, []), like=torch.zeros(())).shape == (0, 5)
+    assert s.counter == 7
+
+
+def test_words_do_not_depend_on_how_many_are_drawn():
+    # Cached (short) and uncached (long) Weyl offsets give the same words; the cache stays bounded.
+    keys = torch.tensor(_random_words(2, 3), dtype=torch.int64)
+    long = vrandom._stream_words(keys, vrandom._CACHED_OFFSETS_MAX + 3)
+    assert torch.equal(long[:, :100], vrandom._stream_words(keys, 100))
+    assert torch.equal(long[:, :100], vrandom._stream_words(keys, 100))  # the cached offsets are intact
+    assert vrandom._cached_weyl_offsets.cache_info().maxsize is not None
+
+
+def test_streams_on_one_weyl_sequence_are_not_shifted_copies():
+    # k1' = k1 + d * G32: the first-round inputs of stream' are those of stream shifted by d words.
+    # With the same high half k2 the streams are shifted copies; the keyed second round separates
+    # them as soon as k2 differs, even in a single bit.
+    key = _random_words(1, 4)[0] & M64
+    k1, k2 = key & M32, key >> 32
+    d, n = 7, 100_000
+    k1_shifted = (k1 + d * G32) & M32
+    others = [k2 ^ (1 << b) for b in (0, 13, 16, 31)] + [k2 ^ 0x5A5A5A5A]
+    keys = [key, (k2 << 32) | k1_shifted] + [(h << 32) | k1_shifted for h in others]
+    words = vrandom._stream_words(torch.tensor([signed(k) for k in keys], dtype=torch.int64), n + d)
+    assert torch.equal(words[1, :n], words[0, d:])
+    u = vrandom._unit_interval(torch.float32, words.clone())  # one word per uniform
+    for i in range(2, len(keys)):
+        assert int((words[i, :n] == words[0, d:]).sum()) <= 1
+        assert abs(_corr(u[i, :n], u[0, d:])) < 5 / math.sqrt(n)
+        assert abs(_corr(u[i], u[0])) < 5 / math.sqrt(n)
 
 
 # --- batch invariance ----------------------------------------------------------------------------------
