@@ -113,7 +113,8 @@ def init(problem: Problem, start: Start, config: ACMWGConfig, *, generator: vran
     log_lik = log_likelihood(problem, model.decoder(z), x, observed_only=observed_only)
     seed = start.history
     size = seed.shape[0]
-    capacity = max(64, size) if config.max_history is None else max(min(64, config.max_history), size)
+    # Start small (a few entries of B x K x D each can be large for images) and double as it fills.
+    capacity = max(8, size) if config.max_history is None else max(min(8, config.max_history), size)
     history = x.new_zeros((capacity, *x.shape))
     history[:size] = seed
     available = torch.full(x.shape[:2], size, dtype=torch.long, device=x.device)
