@@ -744,7 +744,7 @@ def _draw_uniform(d: Uniform, shape: torch.Size, generator: RandomSource) -> Ten
 
 def _draw_bernoulli(d: Bernoulli, shape: torch.Size, generator: RandomSource) -> Tensor:
     probs = d.probs.expand(shape)
-    return (uniform(tuple(shape), generator=generator, like=probs) < probs).to(probs.dtype)
+    return uniform(tuple(shape), generator=generator, like=probs).lt_(probs)  # 1.0 / 0.0 in place
 
 
 def _draw_beta(d: Beta, shape: torch.Size, generator: RandomSource) -> Tensor:

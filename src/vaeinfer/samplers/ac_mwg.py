@@ -115,7 +115,7 @@ def init(problem: Problem, start: Start, config: ACMWGConfig, *, generator: vran
     size = seed.shape[0]
     # Start small (a few entries of B x K x D each can be large for images) and double as it fills.
     capacity = max(8, size) if config.max_history is None else max(min(8, config.max_history), size)
-    history = x.new_zeros((capacity, *x.shape))
+    history = x.new_empty((capacity, *x.shape))  # entries at or past history_size are never read
     history[:size] = seed
     available = torch.full(x.shape[:2], size, dtype=torch.long, device=x.device)
     return ACMWGState(x, z, model.prior().log_prob(z), log_lik, history, size, available)
@@ -137,7 +137,9 @@ def _enqueue(state: ACMWGState, x: Tensor, max_history: int | None) -> tuple[Ten
     capacity = history.shape[0]
     if n >= capacity and (max_history is None or capacity < max_history):
         grow = capacity if max_history is None else min(capacity, max_history - capacity)
-        history = torch.cat([history, history.new_zeros((grow, *history.shape[1:]))])
+        grown = history.new_empty((capacity + grow, *history.shape[1:]))
+        grown[:capacity] = history
+        history = grown
         capacity = history.shape[0]
     # NOTE: written in place. The buffer is append-only and shared by successive states: entry n is
     # invisible to the input state (it reads chronological indices < history_size), so the input

@@ -113,14 +113,17 @@ def log_likelihood(problem: Problem, decoder_dist: Any, x: Tensor, *, observed_o
     """``log p(x_o | z)`` (``observed_only``) or ``log p(x_o, x_m | z)``, summed over features."""
     lp = per_feature_log_prob(decoder_dist, x)
     if observed_only:
-        lp = torch.where(problem.observed_mask, lp, torch.zeros_like(lp))
+        lp = torch.where(problem.observed_mask, lp, 0.0)
     return lp.sum(-1)
 
 
 def decode_and_impute(problem: Problem, z: Tensor, *, generator: vrandom.RandomSource) -> tuple[Tensor, Any]:
     """Draw x ~ p(x | z), keep the observed entries; returns the completed x and p(x | z)."""
     dec = problem.model.decoder(z)
-    return complete(problem, vrandom.draw(dec, generator=generator)), dec
+    x = vrandom.draw(dec, generator=generator)
+    if x.requires_grad:  # called outside torch.no_grad (e.g. directly by a user)
+        return complete(problem, x), dec
+    return torch.where(problem.observed_mask, problem.x_obs, x, out=x), dec  # fresh tensor: in place
 
 
 def initial_imputation(
