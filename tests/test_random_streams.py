@@ -12,6 +12,7 @@ import torch
 from scipy import stats
 from torch.distributions import Bernoulli, Beta, Categorical, Independent, Normal, Uniform
 
+from vaeinfer import _stream_bits as sbits
 from vaeinfer import random as vrandom
 from vaeinfer.random import PointStreams
 
@@ -116,16 +117,16 @@ def test_mix_equals_the_python_reference_bit_for_bit():
     random_words = _random_words(2000, 0)
     assert sum(v < 0 for v in random_words) > 900
     inputs = torch.tensor([signed(v) for v in special] + random_words, dtype=torch.int64)
-    assert unsigned(vrandom._mix64(inputs)) == [ref_mix(v & M64) for v in inputs.tolist()]
-    assert unsigned(vrandom._splitmix64(inputs)) == [ref_splitmix(v & M64) for v in inputs.tolist()]
+    assert unsigned(sbits._mix64(inputs)) == [ref_mix(v & M64) for v in inputs.tolist()]
+    assert unsigned(sbits._splitmix64(inputs)) == [ref_splitmix(v & M64) for v in inputs.tolist()]
 
 
 def test_splitmix64_known_answers():
     # Published SplitMix64 outputs: state 0 -> 0xE220A8397B1DCDAF; state 1234567 -> the sequence below.
-    assert unsigned(vrandom._splitmix64(torch.tensor([0])))[0] == 0xE220A8397B1DCDAF
+    assert unsigned(sbits._splitmix64(torch.tensor([0])))[0] == 0xE220A8397B1DCDAF
     states = torch.tensor([signed(1234567 + e * GOLDEN) for e in range(3)])
-    assert unsigned(vrandom._splitmix64(states)) == [6457827717110365317, 3203168211198807973, 9817491932198370423]
-    assert [ref_mix((1234567 + (e + 1) * GOLDEN) & M64) for e in range(3)] == unsigned(vrandom._splitmix64(states))
+    assert unsigned(sbits._splitmix64(states)) == [6457827717110365317, 3203168211198807973, 9817491932198370423]
+    assert [ref_mix((1234567 + (e + 1) * GOLDEN) & M64) for e in range(3)] == unsigned(sbits._splitmix64(states))
 
 
 def test_hash32_equals_the_python_reference_bit_for_bit():
@@ -134,15 +135,15 @@ def test_hash32_equals_the_python_reference_bit_for_bit():
     assert sum(v < 0 for v in random_words) > 1800  # negative bit patterns; the products wrap mod 2**32
     values = special + random_words
     x = torch.tensor(values, dtype=torch.int32)
-    assert unsigned32(vrandom._hash32_(x.clone(), torch.empty_like(x))) == [ref_lowbias32(v) for v in values]
+    assert unsigned32(sbits._hash32_(x.clone(), torch.empty_like(x))) == [ref_lowbias32(v) for v in values]
     assert all(ref_lowbias32_inverse(ref_lowbias32(v)) == v & M32 for v in values)
     k2 = torch.tensor(list(reversed(values)), dtype=torch.int32)
-    keyed = vrandom._keyed_hash_(x.clone(), k2, torch.empty_like(x))
+    keyed = sbits._keyed_hash_(x.clone(), k2, torch.empty_like(x))
     pairs = zip(values, reversed(values), strict=True)
     assert unsigned32(keyed) == [ref_lowbias32(ref_lowbias32(v) ^ (w & M32)) for v, w in pairs]
     # (e + 1) * G32 mod 2**32, also past 2**31 and 2**32 positions (the stream has period 2**32 words)
     positions = [0, 1, 2, 1000, 2**31 - 1, 2**31, 2**32 - 2, 2**32 - 1, 2**32 + 5, 3 * 2**32 + 7]
-    offsets = vrandom._weyl(torch.tensor(positions, dtype=torch.int64))
+    offsets = sbits._weyl(torch.tensor(positions, dtype=torch.int64))
     assert offsets.dtype == torch.int32
     assert unsigned32(offsets) == [((e + 1) * G32) & M32 for e in positions]
 
@@ -150,16 +151,16 @@ def test_hash32_equals_the_python_reference_bit_for_bit():
 def test_stream_words_equal_the_python_reference():
     keys = [0, 1, -1, 2**32 - 1, 2**32, -(2**63), 2**63 - 1] + _random_words(9, 2)
     keys_t = torch.tensor(keys, dtype=torch.int64)
-    k1, k2 = vrandom._split_keys(keys_t)
+    k1, k2 = sbits._split_keys(keys_t)
     assert k1.dtype == k2.dtype == torch.int32
     assert unsigned32(k1) == [k & M32 for k in keys] and unsigned32(k2) == [(k & M64) >> 32 for k in keys]
     count = 37
-    words = vrandom._stream_words(keys_t, count)
+    words = sbits._stream_words(keys_t, count)
     assert words.shape == (len(keys), count) and words.dtype == torch.int32
     assert [unsigned32(row) for row in words] == [[ref_stream_word(k & M64, j) for j in range(count)] for k in keys]
     point = torch.tensor([0, 3, 5, 15, 7, 2, 2])
     position = torch.tensor([0, 36, 2**31, 2**32 - 1, 2**32 + 3, 5, 2**40 + 17])
-    at = vrandom._stream_words_at(keys_t, point, position)
+    at = sbits._stream_words_at(keys_t, point, position)
     indices = zip(point.tolist(), position.tolist(), strict=True)
     assert unsigned32(at) == [ref_stream_word(keys[b] & M64, j) for b, j in indices]
     assert at[0] == words[0, 0] and at[1] == words[3, 36] and at[5] == words[2, 5]
@@ -226,11 +227,11 @@ def test_uniforms_are_strictly_inside_the_unit_interval(dtype, bits):
         extremes = torch.tensor([[0, 0], [-1, -1], [-1, 2**31 - 1], [0, -(2**31)]], dtype=torch.int32)
     else:
         extremes = torch.tensor([0, -1, 2**31 - 1, -(2**31)], dtype=torch.int32)
-    u = vrandom._unit_interval(dtype, extremes.clone())
+    u = sbits._unit_interval(dtype, extremes.clone())
     assert u.dtype == dtype
     half_cell = 2.0 ** -(bits + 1)
     assert u.tolist() == [half_cell, 1 - half_cell, 0.5 - half_cell, 0.5 + half_cell]
-    z = vrandom._std_normal(dtype, extremes.clone())
+    z = sbits._std_normal(dtype, extremes.clone())
     assert z.dtype == dtype
     assert torch.isfinite(z).all() and z[0] == -z[1] and z[2] == -z[3] and z[0] < z[2] < 0
 
@@ -238,17 +239,17 @@ def test_uniforms_are_strictly_inside_the_unit_interval(dtype, bits):
 def test_word_pairs_make_64_bit_words():
     pairs = torch.tensor([signed32(v) for v in _random_words(64, 5)], dtype=torch.int32).reshape(16, 2, 2)
     expected = [(h & M32) << 32 | (lo & M32) for lo, h in pairs.reshape(-1, 2).tolist()]
-    assert unsigned(vrandom._pair64_(pairs.clone()).reshape(-1)) == expected  # a view (little-endian hosts)
+    assert unsigned(sbits._pair64_(pairs.clone()).reshape(-1)) == expected  # a view (little-endian hosts)
     strided = torch.stack([pairs[..., 0], pairs[..., 1]]).movedim(0, -1)  # not contiguous: arithmetic
     assert not strided.is_contiguous()
-    assert unsigned(vrandom._pair64_(strided).reshape(-1)) == expected
+    assert unsigned(sbits._pair64_(strided).reshape(-1)) == expected
 
 
 def test_float32_normals_are_accurate_for_every_possible_word():
     # A float32 normal depends on the top 23 bits of its word only: check all 2**23 values against
     # the float64 quantile (ndtri) of the same uniform (2k + 1) / 2**24.
     k = torch.arange(1 << 23, dtype=torch.int64)
-    z = vrandom._std_normal(torch.float32, vrandom._to_int32(k << 9))
+    z = sbits._std_normal(torch.float32, sbits._to_int32(k << 9))
     exact = torch.special.ndtri((2 * k + 1).to(F64) * 2.0**-24)
     assert float(((z.double() - exact).abs() / exact.abs()).max()) < 2e-7  # about one float32 ulp
     assert bool((z[1:] > z[:-1]).all())  # strictly increasing in the uniform
@@ -259,7 +260,7 @@ def test_float32_normals_are_accurate_for_every_possible_word():
 def test_draws_equal_the_python_reference_across_cpu_blocks():
     # On the CPU the words are made in blocks of _BLOCK words: whole rows (many points per block)
     # or parts of one row (float64: whole word pairs). Check elements on both sides of the seams.
-    block = vrandom._BLOCK
+    block = sbits._BLOCK
     long = (2, block // 2 + 1000)  # float32: one row per block; float64: two blocks per row
     longer = (2, block + 1000)  # float32: two blocks per row
     many = (block // 3 + 7, 3)  # block // 3 points per block (float64: block // 6)
@@ -298,10 +299,10 @@ def test_empty_draws():
 def test_words_do_not_depend_on_how_many_are_drawn():
     # Cached (short) and uncached (long) Weyl offsets give the same words; the cache stays bounded.
     keys = torch.tensor(_random_words(2, 3), dtype=torch.int64)
-    long = vrandom._stream_words(keys, vrandom._CACHED_OFFSETS_MAX + 3)
-    assert torch.equal(long[:, :100], vrandom._stream_words(keys, 100))
-    assert torch.equal(long[:, :100], vrandom._stream_words(keys, 100))  # the cached offsets are intact
-    assert vrandom._cached_weyl_offsets.cache_info().maxsize is not None
+    long = sbits._stream_words(keys, sbits._CACHED_OFFSETS_MAX + 3)
+    assert torch.equal(long[:, :100], sbits._stream_words(keys, 100))
+    assert torch.equal(long[:, :100], sbits._stream_words(keys, 100))  # the cached offsets are intact
+    assert sbits._cached_weyl_offsets.cache_info().maxsize is not None
 
 
 def test_streams_on_one_weyl_sequence_are_not_shifted_copies():
@@ -314,9 +315,9 @@ def test_streams_on_one_weyl_sequence_are_not_shifted_copies():
     k1_shifted = (k1 + d * G32) & M32
     others = [k2 ^ (1 << b) for b in (0, 13, 16, 31)] + [k2 ^ 0x5A5A5A5A]
     keys = [key, (k2 << 32) | k1_shifted] + [(h << 32) | k1_shifted for h in others]
-    words = vrandom._stream_words(torch.tensor([signed(k) for k in keys], dtype=torch.int64), n + d)
+    words = sbits._stream_words(torch.tensor([signed(k) for k in keys], dtype=torch.int64), n + d)
     assert torch.equal(words[1, :n], words[0, d:])
-    u = vrandom._unit_interval(torch.float32, words.clone())  # one word per uniform
+    u = sbits._unit_interval(torch.float32, words.clone())  # one word per uniform
     for i in range(2, len(keys)):
         assert int((words[i, :n] == words[0, d:]).sum()) <= 1
         assert abs(_corr(u[i, :n], u[0, d:])) < 5 / math.sqrt(n)
