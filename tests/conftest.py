@@ -6,6 +6,19 @@ import torch
 from vaeinfer.models.oracles import LinearGaussianVAE, OneDimLatentVAE
 
 
+@pytest.fixture(scope="module")
+def single_thread():
+    """Run a module on one intra-op thread.
+
+    With several threads, tiny tensors (e.g. LAIR's float64 softmaxes) open an OpenMP parallel
+    region per op; on a busy 2-core machine that costs ~8 ms per call and makes LAIR 30x slower.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def linear_gaussian_model() -> LinearGaussianVAE:
     """L = 2, D = 4, float64.

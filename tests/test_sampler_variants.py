@@ -37,13 +37,7 @@ SEED = 0
 Z_MAX = 5.0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    # Tiny tensors: thread start-up would dominate on a busy machine (see test_samplers_exact.py).
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _generator(seed: int = SEED) -> torch.Generator:

@@ -172,14 +172,7 @@ EXACT_CONFIGS: dict[str, ExactConfig] = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    # NOTE: with several threads, tiny float64 softmaxes (LAIR's resampling) open an OpenMP parallel
-    # region each; on a busy 2-core machine that costs ~8 ms per call and makes LAIR 30x slower.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 # --------------------------------------------------------------------------- statistics helpers
