@@ -24,6 +24,7 @@ from vaeinfer.missingness.points import TOY_GRID_VALUES, toy_grid_test_points
 from vaeinfer.models.networks import init_parameters
 from vaeinfer.models.toy import ToyVAE, ToyVAEConfig, component_supervised_loss
 from vaeinfer.results.io import netcdf_safe_attrs
+from vaeinfer.samplers.base import check_options
 from vaeinfer.training import FitResult, TrainingConfig, fit
 
 __all__ = [
@@ -295,10 +296,7 @@ def parse_run(name: str, raw: dict[str, Any]) -> RunConfig:
     warmup = build_warmup(run.warmup)
     build_initialisation(run.initialisation)
     try:
-        if spec.check is not None:
-            spec.check(config, run.num_chains, 1)
-        if warmup is not None and warmup.spec.check is not None:
-            warmup.spec.check(warmup.config, run.num_chains * warmup.particles_per_chain, warmup.particles_per_chain)
+        check_options(spec, config, run.num_chains, warmup)
     except ValueError as err:
         raise ConfigError(f"{where}: {err}") from None
     return run

@@ -40,6 +40,7 @@ __all__ = [
     "Start",
     "Trace",
     "Warmup",
+    "check_options",
     "complete",
     "decode_and_impute",
     "initial_imputation",
@@ -290,6 +291,15 @@ class Trace(NamedTuple):
     extra: dict[str, Tensor]
 
 
+def check_options(spec: SamplerSpec, config: Any, num_chains: int, warmup: Warmup | None = None) -> None:
+    """Raise ValueError for sampler or warm-up options that do not fit ``num_chains`` chains."""
+    if spec.check is not None:
+        spec.check(config, num_chains, 1)
+    if warmup is not None and warmup.spec.check is not None:
+        particles = warmup.particles_per_chain
+        warmup.spec.check(warmup.config, num_chains * particles, particles)
+
+
 def _emissions(t: Tensor, particles: int) -> Tensor:
     """(B, P * K, ...) particles -> (P, B, K, ...): emission a of chain g is particle a * K + g."""
     batch, n = t.shape[:2]
@@ -336,10 +346,7 @@ def run(
         raise ValueError("num_chains must be >= 1 and num_iterations >= 0")
     initialisation = initialisation or Initialisation()
     particles = warmup.particles_per_chain if warmup is not None else 1
-    if spec.check is not None:
-        spec.check(config, num_chains, 1)
-    if warmup is not None and warmup.spec.check is not None:
-        warmup.spec.check(warmup.config, num_chains * particles, particles)
+    check_options(spec, config, num_chains, warmup)
     model = problem.model
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
