@@ -124,3 +124,20 @@ def test_points_together_equal_points_alone_with_their_own_streams(
                                 PointStreams.from_seed(7, [row])))
         for name, arr in together.items():  # the point axis is axis 1 of every array
             np.testing.assert_array_equal(arr[:, row : row + 1], alone[name], err_msg=f"{case} {name} row {row}")
+
+
+@pytest.mark.parametrize("case", ["ac_mwg", "lair", "mwg_lair_init", "marginal"])
+def test_storing_only_the_last_iterate_keeps_exactly_the_last_iterate(
+    case, runs, linear_gaussian_model, linear_gaussian_data
+):
+    x, mask = linear_gaussian_data
+    name, options = CASES[case]
+    last = vaeinfer.sample(linear_gaussian_model, x, mask, name, num_iterations=NUM_ITERATIONS,
+                           num_chains=NUM_CHAINS, generator=PointStreams.from_seed(7, list(range(x.shape[0]))),
+                           store="last", **options)
+    assert last.sizes["draw"] == 1 and last.attrs["num_warmup_draws"] == 0
+    everything = _arrays(runs[case])
+    np.testing.assert_array_equal(last["imputations"].values[0], everything["imputations"][-1])
+    np.testing.assert_array_equal(last["latents"].values[0], everything["latents"][-1])
+    if "resampled_imputations" in everything:
+        np.testing.assert_array_equal(last["resampled_imputations"].values, everything["resampled_imputations"])

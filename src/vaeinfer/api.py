@@ -72,6 +72,7 @@ def sample(
     generator: torch.Generator,
     warmup: Mapping[str, Any] | None = None,
     initialisation: Mapping[str, Any] | None = None,
+    store: str = "all",
     progress: bool = False,
     **options: Any,
 ) -> xr.Dataset:
@@ -92,6 +93,8 @@ def sample(
             "resampling": "grouped", "group_size": 5, "weighting": "dmis_within_groups"}``.
         initialisation: how chains start: ``{"method": "vae_samples"}`` (default) or
             ``{"method": "sgd_map", "num_particles": 5, "num_steps": 120, ...}``.
+        store: ``"all"`` (every iterate, entry 0 the initial imputation) or ``"last"`` (only the
+            final iterate: the ``draw`` axis has length 1).
         progress: show a progress bar.
         **options: the sampler's options (fields of its config class), e.g.
             ``prior_mixture_probability=0.01`` for AC-MWG.
@@ -117,6 +120,7 @@ def sample(
         generator=generator,
         warmup=build_warmup(warmup),
         initialisation=build_initialisation(initialisation),
+        store=store,
         progress=progress,
     )
     return trace_to_dataset(trace, observed_mask=observed_mask, sampler=sampler, config=config)

@@ -326,9 +326,10 @@ def run(
     warmup: Warmup | None = None,
     initialisation: Initialisation | None = None,
     keep_info: tuple[str, ...] | None = None,
+    store: Literal["all", "last"] = "all",
     progress: bool = False,
 ) -> Trace:
-    """Run ``spec`` for ``num_iterations`` (after an optional warm-up) and store every iteration.
+    """Run ``spec`` for ``num_iterations`` (after an optional warm-up) and store its iterates.
 
     Args:
         problem: the conditional-sampling task.
@@ -340,10 +341,17 @@ def run(
         warmup: optional warm-up phase whose final state starts the main sampler.
         initialisation: how the first imputation is made (default: ``vae_samples``).
         keep_info: names of info fields to store (default: all).
+        store: ``"all"`` keeps the initial imputation and every iterate (warm-up included);
+            ``"last"`` keeps only the final state (one entry), for experiments scored on the last
+            iterate (memory O(B K D) instead of O(T B K D)). Diagnostics and the inputs of a
+            final resampling are kept either way.
         progress: show a progress bar.
     """
     if num_chains < 1 or num_iterations < 0:
         raise ValueError("num_chains must be >= 1 and num_iterations >= 0")
+    if store not in ("all", "last"):
+        raise ValueError(f"store must be 'all' or 'last', got {store!r}")
+    keep_all = store == "all"
     initialisation = initialisation or Initialisation()
     particles = warmup.particles_per_chain if warmup is not None else 1
     check_options(spec, config, num_chains, warmup)
@@ -365,25 +373,32 @@ def run(
                 state = warmup.spec.init(problem, Start(x, z, x[None]), warmup.config, generator=generator)
                 for _ in range(warmup.num_iterations):
                     state, _ = warmup.spec.step(problem, state, warmup.config, generator=generator)
-                    xs.extend(_emissions(state.x, particles).unbind(0))
-                    zs.extend(_emissions(state.z, particles).unbind(0))
+                    if keep_all:
+                        xs.extend(_emissions(state.x, particles).unbind(0))
+                        zs.extend(_emissions(state.z, particles).unbind(0))
                     bar.update()
                 start = _hand_over(state.x, state.z, warmup, num_chains)
             state = spec.init(problem, start, config, generator=generator)
             infos: dict[str, list[Tensor]] = {}
+            last = start
             for _ in range(num_iterations):
                 state, info = spec.step(problem, state, config, generator=generator)
-                xs.append(state.x)
-                zs.append(state.z)
+                if keep_all:
+                    xs.append(state.x)
+                    zs.append(state.z)
+                else:
+                    last = state
                 for name, value in info._asdict().items():
                     if keep_info is None or name in keep_info:
                         infos.setdefault(name, []).append(value)
                 bar.update()
+            if not keep_all:
+                xs, zs = [last.x], [last.z]
             trace = Trace(
                 x=torch.stack(xs).cpu(),
                 z=torch.stack(zs).cpu(),
                 info={k: torch.stack(v).cpu() for k, v in infos.items()},
-                num_warmup=len(xs) - 1 - num_iterations,
+                num_warmup=len(xs) - 1 - num_iterations if keep_all else 0,
                 extra={},
             )
             if spec.finalize is not None:
