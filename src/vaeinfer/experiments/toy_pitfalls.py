@@ -15,16 +15,14 @@ import torch
 import xarray as xr
 
 from vaeinfer import random as vrandom
-from vaeinfer import samplers
-from vaeinfer.api import build_initialisation, build_warmup, sample
-from vaeinfer.config import ConfigError, from_dict, to_dict
+from vaeinfer.config import ConfigError, to_dict
 from vaeinfer.data.toy import grid_mixture, sample_mixture
+from vaeinfer.experiments.common import RunConfig, parse_run, points_tensors, row_names, run_on_points
 from vaeinfer.metrics import conditional_density_by_quadrature, grid_divergences, kde_density
 from vaeinfer.missingness.points import TOY_GRID_VALUES, toy_grid_test_points
 from vaeinfer.models.networks import init_parameters
 from vaeinfer.models.toy import ToyVAE, ToyVAEConfig, component_supervised_loss
 from vaeinfer.results.io import netcdf_safe_attrs
-from vaeinfer.samplers.base import check_options
 from vaeinfer.training import FitResult, TrainingConfig, fit
 
 __all__ = [
@@ -36,6 +34,7 @@ __all__ = [
     "check_figure_rows",
     "make_dataset",
     "make_points",
+    "parse_run",
     "reference_conditional",
     "run_metrics",
     "row_names",
@@ -64,29 +63,6 @@ class ModelConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     num_latent_samples: int = 50
     seed: int = 20220118
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunConfig:
-    """One row of the experiment: a registered sampler with its budget and options.
-
-    Attributes:
-        sampler: name in :data:`vaeinfer.samplers.SAMPLERS`.
-        num_chains: K.
-        num_iterations: main-phase iterations T.
-        warmup: optional ``{"sampler", "num_iterations", **options}`` (see
-            :func:`vaeinfer.api.build_warmup`).
-        initialisation: optional ``{"method": "sgd_map", ...}`` (see
-            :class:`vaeinfer.samplers.Initialisation`).
-        options: the sampler's own options.
-    """
-
-    sampler: str
-    num_chains: int = 1
-    num_iterations: int = 1000
-    warmup: dict[str, Any] | None = None
-    initialisation: dict[str, Any] | None = None
-    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,28 +143,15 @@ def make_points(values: tuple[float, ...] = TOY_GRID_VALUES) -> xr.Dataset:
     return ds
 
 
-def _points_tensors(points: xr.Dataset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.as_tensor(points["x"].values, dtype=torch.float32, device=device)
-    mask = torch.as_tensor(points["observed_mask"].values.astype(bool), device=device)
-    return x, mask
-
-
 def run_sampler(
     model: ToyVAE, points: xr.Dataset, run: RunConfig, *, seed: int, device: torch.device, progress: bool = True
 ) -> xr.Dataset:
-    """One sampler run on all test points.
+    """One sampler run on all test points, every iterate stored.
 
     Point p draws from its own counter-based stream keyed by (``seed``, p), so its result does not
     depend on which other points are in the batch.
     """
-    x, mask = _points_tensors(points, device)
-    streams = vrandom.PointStreams.from_seed(seed, points["point"].values.tolist(), device=device)
-    return sample(
-        model, x, mask, run.sampler,
-        num_iterations=run.num_iterations, num_chains=run.num_chains,
-        generator=streams, warmup=run.warmup, initialisation=run.initialisation, progress=progress,
-        **run.options,
-    )
+    return run_on_points(model, points, run, seed=seed, device=device, store="all", progress=progress)
 
 
 def _x_grid(cfg: MetricsConfig, n: int | None = None) -> np.ndarray:
@@ -197,7 +160,7 @@ def _x_grid(cfg: MetricsConfig, n: int | None = None) -> np.ndarray:
 
 def reference_conditional(model: ToyVAE, points: xr.Dataset, cfg: MetricsConfig) -> xr.Dataset:
     """The VAE's own p(x_m | x_o) on the x grid, and a coarse image of p(x_m, z | x_o)."""
-    x, mask = _points_tensors(points, torch.device("cpu"))
+    x, mask = points_tensors(points, torch.device("cpu"))
     model = model.cpu()
     fine = conditional_density_by_quadrature(model, x, mask, _x_grid(cfg), np.linspace(0, 1, cfg.z_points))
     z_img = np.linspace(0, 1, cfg.image_z_points)
@@ -278,28 +241,6 @@ def assemble_grid(
     grid = grid.assign_coords(pitfall=("point", [next((k for k, v in PITFALL_POINTS.items() if v == p), "")
                                                  for p in grid["point"].values]))
     return grid
-
-
-def row_names(name: str, run: RunConfig) -> list[str]:
-    """The grid rows of one run: ``name``, plus ``<name>_iterates`` for final-resampled LAIR."""
-    if run.sampler == "lair" and run.options.get("num_final_samples", 0) > 0:
-        return [name, f"{name}_iterates"]
-    return [name]
-
-
-def parse_run(name: str, raw: dict[str, Any]) -> RunConfig:
-    """Validate one configured run (clear errors for unknown samplers and options)."""
-    where = f"experiments.toy_pitfalls.samplers.{name}"
-    run = from_dict(RunConfig, raw, where=where)
-    spec = samplers.get(run.sampler)
-    config = from_dict(spec.config_cls, run.options, where=f"{where}.options")
-    warmup = build_warmup(run.warmup)
-    build_initialisation(run.initialisation)
-    try:
-        check_options(spec, config, run.num_chains, warmup)
-    except ValueError as err:
-        raise ConfigError(f"{where}: {err}") from None
-    return run
 
 
 def check_figure_rows(figures: dict[str, Any], rows: list[str]) -> None:
