@@ -54,3 +54,22 @@ def test_rows_with_nothing_observed_are_dropped():
     kept_x, kept_mask, index = drop_rows_with_nothing_observed(x, mask)
     assert index.tolist() == [0, 2]
     assert torch.equal(kept_x, x[[0, 2]]) and torch.equal(kept_mask, mask[[0, 2]])
+
+
+def test_block_masks_observe_exactly_the_listed_rectangles():
+    from vaeinfer.missingness import block_masks
+
+    masks = block_masks((4, 5), [[[0, 0, 2, 2]], [[3, 4, 1, 1], [1, 1, 1, 3]]])
+    assert masks.shape == (2, 20) and masks.dtype == torch.bool
+    first = masks[0].reshape(4, 5)
+    assert first[:2, :2].all() and first.sum() == 4
+    second = masks[1].reshape(4, 5)
+    assert second[3, 4] and second[1, 1:4].all() and second.sum() == 4
+
+
+@pytest.mark.parametrize("blocks", [[[]], [[[3, 4, 2, 1]]], [[[0, 0, 1]]]])
+def test_block_masks_reject_empty_or_out_of_image_blocks(blocks):
+    from vaeinfer.missingness import block_masks
+
+    with pytest.raises(ValueError, match="block"):
+        block_masks((4, 5), blocks)
