@@ -10,13 +10,19 @@ import torch
 from torch import nn
 
 from vaeinfer.config import from_dict, to_dict
+from vaeinfer.models.classifier import Classifier, ClassifierConfig
 from vaeinfer.models.toy import ToyVAE, ToyVAEConfig
+from vaeinfer.models.vae import VAE, VAEConfig
 from vaeinfer.results.io import atomic_path
 
 __all__ = ["MODEL_TYPES", "load_checkpoint", "save_checkpoint"]
 
 #: model type name -> (class, config class); a checkpoint names its type.
-MODEL_TYPES: dict[str, tuple[type[nn.Module], type]] = {"toy_vae": (ToyVAE, ToyVAEConfig)}
+MODEL_TYPES: dict[str, tuple[type[nn.Module], type]] = {
+    "toy_vae": (ToyVAE, ToyVAEConfig),
+    "vae": (VAE, VAEConfig),
+    "classifier": (Classifier, ClassifierConfig),
+}
 
 
 def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, model_type: str, **meta: Any) -> None:
