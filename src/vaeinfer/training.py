@@ -280,7 +280,7 @@ def fit(
                         "train_loss": total / n, "val_loss": val_loss})
         if val_loss < best[0]:
             best = (val_loss, epoch, copy.deepcopy(model.state_dict()))
-        bar.set_postfix(train=f"{total / n:.3f}", val=f"{val_loss:.3f}")
+        bar.set_postfix(train=f"{total / n:.3f}", val=f"{val_loss:.3f}", refresh=False)
         if (epoch + 1) % checkpoint_every_epochs == 0 and epoch + 1 < end_epoch:
             write_resume(epoch + 1)
     bar.close()

@@ -4,7 +4,9 @@
 import json
 
 from vaeinfer.config import ConfigError
+from vaeinfer.data import DATASETS
 from vaeinfer.experiments import toy_pitfalls as toy_experiment
+from vaeinfer.experiments.plan import make_plans
 from vaeinfer.random import derive_seed
 
 TOY = config["experiments"]["toy_pitfalls"]
@@ -13,8 +15,19 @@ try:
     TOY_RUNS = {name: toy_experiment.parse_run(name, raw) for name, raw in TOY["samplers"].items()}
     TOY_ROWS = [row for name, run in TOY_RUNS.items() for row in toy_experiment.row_names(name, run)]
     toy_experiment.check_figure_rows(TOY["figures"], TOY_ROWS)
+    # The real-data experiments of the primary paper (MNIST-GMM, Omniglot, UCI, or their
+    # offline stand-ins): name -> Plan (tasks, runs, grid rows, seeds).
+    PLANS = make_plans(config)
 except (ConfigError, ValueError) as err:
     raise WorkflowError(f"invalid config: {err}") from None
+
+#: datasets prepared by prepare_dataset (every configured dataset but the toy's own generator)
+REAL_DATA = [name for name in config["datasets"] if name != "toy_grid"]
+_unknown = [name for name in REAL_DATA if name not in DATASETS]
+if _unknown:
+    raise WorkflowError(
+        f"invalid config: datasets {_unknown} are not known; choose among {sorted(DATASETS)} (or toy_grid)"
+    )
 
 
 def canonical(obj):
@@ -24,9 +37,9 @@ def canonical(obj):
 
 
 wildcard_constraints:
-    experiment="toy_pitfalls",
-    dataset="toy_grid",
-    run="|".join(TOY_RUNS),
+    experiment="|".join(["toy_pitfalls", *PLANS]),
+    dataset="|".join(["toy_grid", *REAL_DATA]),
+    run="|".join(sorted({*TOY_RUNS, *(run for plan in PLANS.values() for run in plan.runs)})),
     seed=r"\d+",
 
 
@@ -49,8 +62,52 @@ def toy_metric_inputs():
     ]
 
 
+def plan_run_seed(wildcards):
+    """A real-data run's seed: a hash of the experiment, task, run name and configured seed."""
+    w = wildcards
+    return derive_seed(w.experiment, w.dataset, w.missingness, w.run, int(w.seed))
+
+
+def plan_run_config(wildcards):
+    """A run's own config, as canonical JSON (editing one run reruns only that run)."""
+    return canonical(PLANS[wildcards.experiment].config.samplers[wildcards.run])
+
+
+#: (raw sub-directory, file name) -> RemoteFile, for the configured real datasets (the UCI sets
+#: share one MAF archive, downloaded once)
+REMOTES = {
+    (DATASETS[name].raw_subdir, remote.filename): remote for name in REAL_DATA for remote in DATASETS[name].remote_files
+}
+
+
+def raw_inputs(wildcards):
+    """The raw files a dataset is prepared from (none for stand-ins)."""
+    spec = DATASETS[wildcards.dataset]
+    return [f"data/{spec.raw_subdir}/{remote.filename}" for remote in spec.remote_files]
+
+
+def classifier_input(wildcards):
+    """MNIST-GMM's metrics need the FID classifier; the others do not."""
+    if wildcards.experiment == "mnist_gmm":
+        return {"classifier": f"results/checkpoints/{wildcards.dataset}/classifier.pt"}
+    return {}
+
+
+def experiment_targets(name):
+    """The grid, figures and tables of a real-data experiment."""
+    return [
+        f"results/grids/{name}.nc",
+        f"results/figures/{name}.png",
+        f"results/figures/{name}.pdf",
+        f"results/tables/{name}.md",
+        f"results/tables/{name}.csv",
+    ]
+
+
 def all_targets():
     targets = []
+    for name in PLANS:
+        targets += experiment_targets(name)
     if TOY["enabled"]:
         targets += [
             "results/grids/toy_pitfalls.nc",

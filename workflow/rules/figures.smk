@@ -63,3 +63,49 @@ rule table_toy_pitfalls:
         "../../environment.yml"
     script:
         "../scripts/table_toy_pitfalls.py"
+
+
+rule fig_experiment:
+    # The paper's figure of a real-data experiment: box and strip plots over seeds (and points
+    # or imputations) per sampler; one panel per missingness level (Omniglot) or dataset (UCI).
+    input:
+        grid="results/grids/{experiment}.nc",
+    output:
+        png=report(
+            "results/figures/{experiment}.png",
+            caption="../report/experiment_figure.rst",
+            category="{experiment}",
+        ),
+        pdf="results/figures/{experiment}.pdf",
+    log:
+        "logs/fig_experiment/{experiment}.log",
+    benchmark:
+        "results/benchmarks/rules/fig_experiment/{experiment}.tsv"
+    wildcard_constraints:
+        experiment="|".join(PLANS or ["__none__"]),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fig_experiment.py"
+
+
+rule table_experiment:
+    input:
+        grid="results/grids/{experiment}.nc",
+    output:
+        markdown="results/tables/{experiment}.md",
+        csv=report(
+            "results/tables/{experiment}.csv",
+            caption="../report/experiment_table.rst",
+            category="{experiment}",
+        ),
+    log:
+        "logs/table_experiment/{experiment}.log",
+    benchmark:
+        "results/benchmarks/rules/table_experiment/{experiment}.tsv"
+    wildcard_constraints:
+        experiment="|".join(PLANS or ["__none__"]),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/table_experiment.py"

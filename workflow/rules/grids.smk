@@ -26,3 +26,38 @@ rule toy_pitfalls_grid:
         "../../environment.yml"
     script:
         "../scripts/toy_grid.py"
+
+
+rule experiment_grid:
+    # MNIST-GMM, Omniglot or UCI: every run's metrics -> results/grids/<experiment>.nc
+    input:
+        metrics=lambda wildcards: [p for *_, p in PLANS[wildcards.experiment].run_paths("metrics")],
+        points=lambda wildcards: sorted(
+            {f"resources/masks/{wildcards.experiment}/{d}/{m}.nc" for d, m in PLANS[wildcards.experiment].tasks}
+        ),
+        data=lambda wildcards: sorted(
+            {f"resources/data/{d}/dataset.nc" for d, _ in PLANS[wildcards.experiment].tasks}
+        ),
+    output:
+        grid="results/grids/{experiment}.nc",
+    params:
+        run_keys=lambda wildcards: [[d, m, s] for d, m, s, _ in PLANS[wildcards.experiment].run_paths("metrics")],
+        order=lambda wildcards: PLANS[wildcards.experiment].rows,
+        device=config["device"],
+        config=lambda wildcards: canonical(
+            {
+                "experiment": config["experiments"][wildcards.experiment],
+                "datasets": {d: config["datasets"][d] for d, _ in PLANS[wildcards.experiment].tasks},
+                "models": {d: config["models"][d] for d, _ in PLANS[wildcards.experiment].tasks},
+            }
+        ),
+    log:
+        "logs/experiment_grid/{experiment}.log",
+    benchmark:
+        "results/benchmarks/rules/experiment_grid/{experiment}.tsv"
+    wildcard_constraints:
+        experiment="|".join(PLANS or ["__none__"]),
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/experiment_grid.py"

@@ -4,6 +4,7 @@ its grid rows, and running it on a set of incomplete test points with per-point 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,9 +16,22 @@ from vaeinfer import random as vrandom
 from vaeinfer import samplers
 from vaeinfer.api import build_initialisation, build_warmup, sample
 from vaeinfer.config import ConfigError, from_dict
+from vaeinfer.missingness import drop_rows_with_nothing_observed
 from vaeinfer.samplers.base import check_options
 
-__all__ = ["RunConfig", "parse_run", "points_tensors", "row_names", "run_on_points"]
+__all__ = [
+    "RunConfig",
+    "clip_options",
+    "completed_sets",
+    "data_attrs",
+    "image_shape",
+    "masked_test_points",
+    "parse_run",
+    "points_tensors",
+    "row_names",
+    "run_on_points",
+    "slot_rows",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,3 +125,99 @@ def run_on_points(
     merged = xr.concat([p[point_vars] for p in parts], dim="point")
     rest = parts[0].drop_vars(point_vars)
     return xr.merge([merged, rest], combine_attrs="override")
+
+
+def slot_rows(samples: xr.Dataset, run_name: str, *, pool_all_draws: bool) -> dict[str, np.ndarray]:
+    """The imputations each grid row of a run is scored on, as (N, B, D) arrays.
+
+    * ``pool_all_draws=True`` (MNIST-GMM): every stored draw of every chain, pooled (N = S * K);
+    * ``pool_all_draws=False`` (Omniglot, UCI): the last iterate, one slot per chain (N = K).
+
+    A run with final resampling is scored on its final-resampled draws; a final-resampled LAIR run
+    yields a second row, ``<run>_iterates``, scored on its particle iterates (see :func:`row_names`).
+    """
+
+    def iterates() -> np.ndarray:
+        imp = samples["imputations"].transpose("draw", "chain", "point", "feature").values
+        if not pool_all_draws:
+            return imp[-1]
+        return imp.reshape(-1, *imp.shape[2:])
+
+    if "resampled_imputations" not in samples:
+        return {run_name: iterates()}
+    rows = {run_name: samples["resampled_imputations"].transpose("resample", "point", "feature").values}
+    if samples.attrs.get("sampler") == "lair":
+        rows[f"{run_name}_iterates"] = iterates()
+    return rows
+
+
+def image_shape(dataset: xr.Dataset) -> tuple[int, int] | None:
+    """The image shape (H, W) of a prepared dataset (or of a file made from one), None for tabular data."""
+    raw = dataset.attrs.get("image_shape_json", dataset.attrs.get("dataset_image_shape_json", ""))
+    return tuple(json.loads(raw)) if raw else None
+
+
+def data_attrs(dataset: xr.Dataset) -> dict[str, str]:
+    """The attributes that say which data a result comes from (and whether it is a stand-in)."""
+    keys = ("name", "kind", "stands_in_for", "likelihood", "image_shape_json", "description")
+    return {f"dataset_{k}" if not k.startswith("dataset") else k: str(dataset.attrs.get(k, "")) for k in keys}
+
+
+def masked_test_points(dataset: xr.Dataset, observed_mask: torch.Tensor, *, max_points: int | None) -> xr.Dataset:
+    """Test points of a whole-test-set experiment (Omniglot, UCI) under ``observed_mask``.
+
+    Rows with nothing observed are removed, as the paper does (``filter_fully_missing_test``);
+    then the first ``max_points`` rows are kept. The ``point`` coordinate is the row's index in
+    the test split (the key of its random stream). ``sampled`` marks the rows with something
+    missing: only those are given to the samplers; complete rows enter the metrics as they are.
+    """
+    x_true = torch.as_tensor(dataset["x_test"].values)
+    if observed_mask.shape != x_true.shape:
+        raise ValueError(f"mask shape {tuple(observed_mask.shape)} differs from the test split's {tuple(x_true.shape)}")
+    x_true, mask, kept = drop_rows_with_nothing_observed(x_true, observed_mask.cpu())
+    if max_points is not None:
+        x_true, mask, kept = x_true[:max_points], mask[:max_points], kept[:max_points]
+    x = torch.where(mask, x_true, torch.nan)
+    return xr.Dataset(
+        {
+            "x": (("point", "feature"), x.numpy().astype(np.float32)),
+            "x_true": (("point", "feature"), x_true.numpy().astype(np.float32)),
+            "observed_mask": (("point", "feature"), mask.numpy().astype(np.int8)),
+            "sampled": (("point",), (~mask).any(dim=1).numpy().astype(np.int8)),
+        },
+        coords={"point": kept.numpy().astype(np.int64)},
+        attrs=data_attrs(dataset),
+    )
+
+
+def completed_sets(samples: xr.Dataset, points: xr.Dataset, run_name: str) -> dict[str, np.ndarray]:
+    """Each grid row's imputed test sets, (S, B, D): slot s is the whole test set completed with
+    the s-th imputation of every sampled row (the last iterate of chain s, or final draw s);
+    rows with nothing missing keep their true values."""
+    truth = points["x_true"].values
+    sampled = np.flatnonzero(points["sampled"].values)
+    if not np.array_equal(samples["point"].values, points["point"].values[sampled]):
+        raise ValueError("the run's points differ from the points file's sampled rows; rerun the sampler")
+    out = {}
+    for row, slots in slot_rows(samples, run_name, pool_all_draws=False).items():
+        full = np.broadcast_to(truth, (slots.shape[0], *truth.shape)).copy()
+        full[:, sampled] = slots
+        out[row] = full
+    return out
+
+
+def clip_options(raw: dict[str, Any], dataset: xr.Dataset) -> dict[str, Any]:
+    """A run config with ``clip: dataset`` ranges filled from the training split's per-feature
+    min / max (``feature_min`` / ``feature_max``), in the run's options and in its warm-up."""
+
+    def fill(options: dict[str, Any]) -> dict[str, Any]:
+        if options.get("clip") == "dataset" and "clip_min" not in options:
+            return {**options, "clip_min": dataset["feature_min"].values.astype(float).tolist(),
+                    "clip_max": dataset["feature_max"].values.astype(float).tolist()}
+        return options
+
+    out = dict(raw)
+    out["options"] = fill(dict(raw.get("options") or {}))
+    if raw.get("warmup"):
+        out["warmup"] = fill(dict(raw["warmup"]))
+    return out
