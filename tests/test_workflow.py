@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xarray as xr
 import yaml
@@ -78,13 +79,41 @@ def test_every_output_exists(tiny_run):
     assert warm.attrs["num_warmup_draws"] == 4 * 2 and warm.sizes["draw"] == 1 + 4 * 2 + 15
 
 
+def test_real_data_grids_have_the_documented_structure(tiny_run):
+    mnist = xr.open_dataset(tiny_run / "results/grids/mnist_gmm.nc")
+    assert list(mnist["sampler"].values) == ["pseudo_gibbs", "mwg", "lair", "lair_iterates"]
+    for var in ("jsd", "kl_pq", "kl_qp", "fid_classifier", "fid_encoder"):
+        assert mnist[var].dims == ("sampler", "seed", "point"), var
+    assert bool((mnist["jsd"] >= 0).all()) and float(mnist["jsd"].max()) <= 0.6932
+    assert mnist["class_posterior"].dims == ("sampler", "seed", "point", "component")
+    np.testing.assert_allclose(mnist["true_class_posterior"].sum("component"), 1.0, rtol=1e-9)
+    assert list(mnist["num_observed"].values) == [4, 5, 4]
+    omniglot = xr.open_dataset(tiny_run / "results/grids/omniglot.nc")
+    assert omniglot["fid"].dims == ("missingness", "seed", "sampler", "imputation") or set(omniglot["fid"].dims) == {
+        "sampler", "missingness", "seed", "imputation"}
+    assert list(omniglot["missingness"].values) == ["quadrants1", "quadrants3"]
+    assert omniglot.sizes["imputation"] == 3  # 3 chains / 3 final draws; LAIR's iterates use 2 (NaN-padded)
+    assert bool(omniglot["fid"].sel(sampler="lair_iterates", imputation=2).isnull().all())
+    uci = xr.open_dataset(tiny_run / "results/grids/uci.nc")
+    assert set(uci["sinkhorn"].dims) == {"sampler", "dataset", "seed", "imputation"}
+    assert list(uci["dataset"].values) == ["wine"] and str(uci["dataset_kind"].values[0]) == "stand-in"
+    for grid in (mnist, omniglot, uci):
+        assert "method" not in grid.dims
+        assert "git_commit" in grid.attrs and "config_sha256" in grid.attrs
+    assert "stand-in" in (tiny_run / "results/tables/uci.md").read_text()
+    assert "stand-in" in (tiny_run / "results/tables/mnist_gmm.md").read_text()
+
+
 def test_same_config_same_bytes(tiny_run, tmp_path):
     again = _copy_workflow(tmp_path)
     _snakemake(again, "--cores", "2", "--configfile", "tiny.yaml")
     for rel in ("results/grids/toy_pitfalls.nc", "results/runs/toy_pitfalls/toy_grid/ac_mwg/seed1/samples.nc",
                 "results/checkpoints/toy_grid/vae.pt", "results/figures/toy_pitfalls.png",
                 "results/figures/toy_ablations.png",
-                "results/tables/toy_pitfalls.csv"):
+                "results/tables/toy_pitfalls.csv",
+                "results/grids/mnist_gmm.nc", "results/grids/omniglot.nc", "results/grids/uci.nc",
+                "results/checkpoints/digits_gmm/vae.pt", "results/checkpoints/digits_gmm/classifier.pt",
+                "results/figures/uci.png", "results/tables/omniglot.csv"):
         assert (tiny_run / rel).read_bytes() == (again / rel).read_bytes(), rel
 
 
@@ -116,6 +145,12 @@ def test_changing_a_sampler_setting_does_not_retrain(tiny_run):
          "names ['lair_eps9'], which are not runs"),
         (lambda c: c["experiments"]["toy_pitfalls"]["samplers"]["ac_mwg_lair_init"]["warmup"].update(group_size=4),
          "group_size=4 must divide"),
+        (lambda c: c["experiments"]["uci"]["samplers"]["lair"]["options"].update(num_prior=1),
+         "experiments.uci.samplers.lair.options: unknown option 'num_prior'"),
+        (lambda c: c["experiments"]["uci"].update(datasets=["wines"]), "uses datasets ['wines'], which have no entry"),
+        (lambda c: c["datasets"].update(mnist=c["datasets"]["wine"]), "datasets ['mnist'] are not known"),
+        (lambda c: c["experiments"]["omniglot"].update(missingness=["quadrants4"]), "'quadrants4' is not one of"),
+        (lambda c: c["models"]["wine"].update(latent_dims=3), "Additional properties are not allowed"),
     ],
 )
 def test_bad_config_fails_before_any_job_with_a_clear_message(tmp_path, edit, message):

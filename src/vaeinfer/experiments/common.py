@@ -61,7 +61,10 @@ def parse_run(name: str, raw: dict[str, Any], experiment: str = "toy_pitfalls") 
     """Validate one configured run (clear errors for unknown samplers and options)."""
     where = f"experiments.{experiment}.samplers.{name}"
     run = from_dict(RunConfig, raw, where=where)
-    spec = samplers.get(run.sampler)
+    try:
+        spec = samplers.get(run.sampler)
+    except ValueError as err:
+        raise ConfigError(f"{where}.sampler: {err}") from None
     config = from_dict(spec.config_cls, run.options, where=f"{where}.options")
     warmup = build_warmup(run.warmup)
     build_initialisation(run.initialisation)

@@ -17,10 +17,12 @@ __all__ = ["DISPLAY_NAMES", "display_name", "palette", "save_figure", "set_style
 DISPLAY_NAMES = {
     "marginal": "Marginal VAE",
     "pseudo_gibbs": "Pseudo-Gibbs",
+    "pseudo_gibbs_clip": "Pseudo-Gibbs (clip)",
     "mwg": "MWG",
     "mwg_lair_init": "MWG′",
     "ac_mwg": "AC-MWG",
     "ac_mwg_lair_init": "AC-MWG′",
+    "ac_mwg_lair_init_eps03": "AC-MWG′ (ε = 0.3)",
     "ac_mwg_eps0": "AC-MWG (ε = 0)",
     "ac_mwg_mwg_target": "AC-MWG (MWG target)",
     "ac_mwg_mwg_target_q3": "AC-MWG (MWG target, authors' Q3)",
