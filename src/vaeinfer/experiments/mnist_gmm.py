@@ -212,7 +212,7 @@ def assemble_grid(
         ds = xr.concat(runs, dim="sampler")
         order = [s for s in sampler_order if s in ds["sampler"].values]
         per_seed.append(ds.sel(sampler=order).expand_dims(seed=[seed]))
-    grid = xr.concat(per_seed, dim="seed")
+    grid = xr.concat(per_seed, dim="seed").transpose("sampler", "seed", ...)
     grid["true_class_posterior"] = (("point", "component"), true_class_posterior(dataset, points))
     grid["true_class_posterior"].attrs.update(long_name="exact p(c | x_o) of the data-generating mixture", units="1")
     grid["label"] = points["label"]

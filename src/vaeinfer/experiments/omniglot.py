@@ -106,7 +106,7 @@ def assemble_grid(
             order = [s for s in sampler_order if s in ds["sampler"].values]
             per_seed.append(ds.sel(sampler=order).expand_dims(seed=[seed]))
         per_level.append(xr.concat(per_seed, dim="seed").expand_dims(missingness=[level]))
-    grid = xr.concat(per_level, dim="missingness")
+    grid = xr.concat(per_level, dim="missingness").transpose("sampler", "missingness", "seed", ...)
     grid = grid.assign_coords(
         num_missing_quadrants=("missingness", [LEVELS[lv] for lv in grid["missingness"].values]),
         dataset=dataset.attrs.get("name", ""),

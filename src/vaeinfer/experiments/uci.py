@@ -112,7 +112,7 @@ def assemble_grid(
         block["sinkhorn_blur"] = block["sinkhorn_blur"].isel(seed=0, sampler=0, drop=True)
         block["mmd_blur"] = block["mmd_blur"].isel(seed=0, sampler=0, drop=True)
         per_dataset.append(block.expand_dims(dataset=[name]))
-    grid = xr.concat(per_dataset, dim="dataset", join="outer")
+    grid = xr.concat(per_dataset, dim="dataset", join="outer").transpose("sampler", "dataset", ...)
     attrs = {name: data_attrs(ds) for name, ds in datasets.items()}
     grid = grid.assign_coords(
         dataset_kind=("dataset", [attrs[n]["dataset_kind"] for n in grid["dataset"].values]),

@@ -1,6 +1,6 @@
 """Figures of the real-data experiments (MNIST-GMM, Omniglot, UCI), drawn from their grids only.
 
-Each is a box plot with the individual values overlaid (strip plot), per sampler, as the paper's
+Each is a box plot with the individual values overlaid (a seeded strip plot), per sampler, as the paper's
 figures: over seeds and test points (MNIST-GMM), over seeds and imputation slots (Omniglot FID,
 UCI), or over seeds (Omniglot F1 / SSIM). Titles name the data, and say so when they are an offline
 stand-in for the paper's dataset.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 import xarray as xr
@@ -42,8 +43,13 @@ def _boxstrip(ax: plt.Axes, df: pd.DataFrame, value: str, order: list[str], colo
     pal = {display_name(k): v for k, v in colours.items()}
     sns.boxplot(data=df, x="sampler_name", y=value, hue="sampler_name", order=names, hue_order=names, palette=pal,
                 ax=ax, showfliers=False, width=0.6, boxprops={"alpha": 0.45}, legend=False)
-    sns.stripplot(data=df, x="sampler_name", y=value, hue="sampler_name", order=names, hue_order=names, palette=pal,
-                  ax=ax, size=2.5, alpha=0.8, jitter=0.25, legend=False)
+    # The individual values, jittered horizontally by a seeded generator (seaborn's stripplot
+    # jitters with numpy's global RNG, which would make the figure differ between runs).
+    jitter = np.random.default_rng(0)
+    for i, name in enumerate(names):
+        y = df.loc[df["sampler_name"] == name, value].to_numpy()
+        ax.scatter(i + jitter.uniform(-0.25, 0.25, size=y.size), y, s=5, color=pal[name], alpha=0.8, zorder=3,
+                   linewidths=0)
     if log and (df[value] > 0).all():
         ax.set_yscale("log")
     ax.set_xlabel("")

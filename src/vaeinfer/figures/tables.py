@@ -112,6 +112,10 @@ def write_experiment_table(
     source = grid.attrs.get("dataset_name", "")
     if grid.attrs.get("dataset_kind") == "stand-in":
         source = f"{source}, an offline stand-in for the paper's data"
+    if "dataset_kind" in grid.coords:  # UCI: one kind per dataset
+        names = [f"{d} ({'stand-in' if k == 'stand-in' else 'real'})"
+                 for d, k in zip(grid["dataset"].values, grid["dataset_kind"].values, strict=True)]
+        source = ", ".join(names)
     header = f"{caption}{f' Data: {source}.' if source else ''}\n\n"
     with atomic_path(markdown) as tmp:
         tmp.write_text(header + shown.to_markdown(index=False, floatfmt=".4g") + "\n")
