@@ -71,7 +71,10 @@ def test_every_output_exists(tiny_run):
                  "results/tables/toy_pitfalls.md", "results/tables/toy_pitfalls.csv",
                  "results/checkpoints/toy_grid/vae.pt", "results/checkpoints/toy_grid/training_history.csv",
                  "results/runs/toy_pitfalls/toy_grid/lair/seed1/samples.nc",
-                 "results/benchmarks/rules/pretrain_toy_vae/toy_grid.tsv"):
+                 "results/benchmarks/rules/pretrain_toy_vae/toy_grid.tsv",
+                 "results/figures/training_curves.png", "results/figures/mnist_gmm.pdf",
+                 "results/figures/omniglot.png", "results/figures/uci.png", "results/tables/uci.md",
+                 "results/checkpoints/wine/training_history.csv", "results/checkpoints/digits_gmm/classifier.pt"):
         assert (tiny_run / path).stat().st_size > 0, path
     samples = xr.open_dataset(tiny_run / "results/runs/toy_pitfalls/toy_grid/lair/seed1/samples.nc")
     assert samples.sizes["resample"] == 15 and samples.sizes["chain"] == 3

@@ -93,6 +93,18 @@ def classifier_input(wildcards):
     return {}
 
 
+def training_histories(wildcards=None):
+    """The training curves of every network the enabled experiments train."""
+    paths = []
+    if TOY["enabled"]:
+        paths.append(f"results/checkpoints/{TOY['dataset']}/training_history.csv")
+    for plan in PLANS.values():
+        paths += [f"results/checkpoints/{d}/training_history.csv" for d, _ in plan.tasks]
+    if "mnist_gmm" in PLANS:
+        paths.append(f"results/checkpoints/{PLANS['mnist_gmm'].config.dataset}/classifier_history.csv")
+    return list(dict.fromkeys(paths))
+
+
 def experiment_targets(name):
     """The grid, figures and tables of a real-data experiment."""
     return [
@@ -105,7 +117,7 @@ def experiment_targets(name):
 
 
 def all_targets():
-    targets = []
+    targets = ["results/figures/training_curves.png", "results/figures/training_curves.pdf"]
     for name in PLANS:
         targets += experiment_targets(name)
     if TOY["enabled"]:

@@ -109,3 +109,23 @@ rule table_experiment:
         "../../environment.yml"
     script:
         "../scripts/table_experiment.py"
+
+
+rule fig_training_curves:
+    input:
+        training_histories,
+    output:
+        png=report(
+            "results/figures/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Training",
+        ),
+        pdf="results/figures/training_curves.pdf",
+    log:
+        "logs/fig_training_curves.log",
+    benchmark:
+        "results/benchmarks/rules/fig_training_curves.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fig_training_curves.py"
