@@ -22,6 +22,8 @@ from vaeinfer.samplers.base import check_options
 __all__ = [
     "RunConfig",
     "clip_options",
+    "fill_clip_ranges",
+    "stack_runs",
     "completed_sets",
     "data_attrs",
     "image_shape",
@@ -209,14 +211,13 @@ def completed_sets(samples: xr.Dataset, points: xr.Dataset, run_name: str) -> di
     return out
 
 
-def clip_options(raw: dict[str, Any], dataset: xr.Dataset) -> dict[str, Any]:
-    """A run config with ``clip: dataset`` ranges filled from the training split's per-feature
-    min / max (``feature_min`` / ``feature_max``), in the run's options and in its warm-up."""
+def fill_clip_ranges(raw: dict[str, Any], clip_min: list[float], clip_max: list[float]) -> dict[str, Any]:
+    """A run config whose ``clip: dataset`` options (in the run and in its warm-up) without an
+    explicit range get ``clip_min`` / ``clip_max``."""
 
     def fill(options: dict[str, Any]) -> dict[str, Any]:
         if options.get("clip") == "dataset" and "clip_min" not in options:
-            return {**options, "clip_min": dataset["feature_min"].values.astype(float).tolist(),
-                    "clip_max": dataset["feature_max"].values.astype(float).tolist()}
+            return {**options, "clip_min": list(clip_min), "clip_max": list(clip_max)}
         return options
 
     out = dict(raw)
@@ -224,3 +225,15 @@ def clip_options(raw: dict[str, Any], dataset: xr.Dataset) -> dict[str, Any]:
     if raw.get("warmup"):
         out["warmup"] = fill(dict(raw["warmup"]))
     return out
+
+
+def clip_options(raw: dict[str, Any], dataset: xr.Dataset) -> dict[str, Any]:
+    """``clip: dataset`` ranges filled from the training split's per-feature min / max."""
+    return fill_clip_ranges(raw, dataset["feature_min"].values.astype(float).tolist(),
+                            dataset["feature_max"].values.astype(float).tolist())
+
+
+def stack_runs(runs: list[xr.Dataset], sampler_order: list[str]) -> xr.Dataset:
+    """Per-run metrics concatenated on ``sampler``, in the configured row order."""
+    ds = xr.concat(runs, dim="sampler")
+    return ds.sel(sampler=[s for s in sampler_order if s in ds["sampler"].values])

@@ -24,7 +24,7 @@ import xarray as xr
 
 from vaeinfer import random as vrandom
 from vaeinfer.config import ConfigError, from_dict
-from vaeinfer.experiments.common import data_attrs, image_shape, slot_rows
+from vaeinfer.experiments.common import data_attrs, image_shape, slot_rows, stack_runs
 from vaeinfer.metrics.fid import frechet_distance
 from vaeinfer.metrics.gmm import (
     categorical_divergences,
@@ -209,9 +209,7 @@ def assemble_grid(
     """The experiment grid on (sampler, seed, point[, component]) plus the exact class posterior."""
     per_seed = []
     for seed, runs in sorted(metrics_by_seed.items()):
-        ds = xr.concat(runs, dim="sampler")
-        order = [s for s in sampler_order if s in ds["sampler"].values]
-        per_seed.append(ds.sel(sampler=order).expand_dims(seed=[seed]))
+        per_seed.append(stack_runs(runs, sampler_order).expand_dims(seed=[seed]))
     grid = xr.concat(per_seed, dim="seed").transpose("sampler", "seed", ...)
     grid["true_class_posterior"] = (("point", "component"), true_class_posterior(dataset, points))
     grid["true_class_posterior"].attrs.update(long_name="exact p(c | x_o) of the data-generating mixture", units="1")

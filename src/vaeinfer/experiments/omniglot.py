@@ -18,7 +18,7 @@ import torch
 import xarray as xr
 
 from vaeinfer import random as vrandom
-from vaeinfer.experiments.common import completed_sets, data_attrs, image_shape, masked_test_points
+from vaeinfer.experiments.common import completed_sets, data_attrs, image_shape, masked_test_points, stack_runs
 from vaeinfer.metrics.fid import frechet_distance
 from vaeinfer.metrics.images import f1_missing, ssim
 from vaeinfer.missingness import quadrant_masks
@@ -102,9 +102,7 @@ def assemble_grid(
     for level in levels:
         per_seed = []
         for seed in seeds:
-            ds = xr.concat(metrics[(level, seed)], dim="sampler")
-            order = [s for s in sampler_order if s in ds["sampler"].values]
-            per_seed.append(ds.sel(sampler=order).expand_dims(seed=[seed]))
+            per_seed.append(stack_runs(metrics[(level, seed)], sampler_order).expand_dims(seed=[seed]))
         per_level.append(xr.concat(per_seed, dim="seed").expand_dims(missingness=[level]))
     grid = xr.concat(per_level, dim="missingness").transpose("sampler", "missingness", "seed", ...)
     grid = grid.assign_coords(

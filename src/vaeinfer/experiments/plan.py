@@ -14,7 +14,7 @@ from typing import Any
 
 from vaeinfer.config import ConfigError, from_dict
 from vaeinfer.experiments import mnist_gmm, omniglot, uci
-from vaeinfer.experiments.common import RunConfig, parse_run, row_names
+from vaeinfer.experiments.common import RunConfig, fill_clip_ranges, parse_run, row_names
 
 __all__ = ["EXPERIMENTS", "MnistGmmExperiment", "OmniglotExperiment", "Plan", "UCIExperiment", "make_plans"]
 
@@ -116,17 +116,7 @@ class Plan:
 def _validation_view(raw: dict[str, Any]) -> dict[str, Any]:
     """``clip: dataset`` takes its range from the training split at run time: fill a dummy range
     so the options can be validated before the data exist."""
-
-    def fill(options: dict[str, Any]) -> dict[str, Any]:
-        if options.get("clip") == "dataset" and "clip_min" not in options:
-            return {**options, "clip_min": [0.0], "clip_max": [0.0]}
-        return options
-
-    out = dict(raw)
-    out["options"] = fill(dict(raw.get("options") or {}))
-    if raw.get("warmup"):
-        out["warmup"] = fill(dict(raw["warmup"]))
-    return out
+    return fill_clip_ranges(raw, [0.0], [0.0])
 
 
 def _parse_runs(name: str, samplers: dict[str, Any]) -> dict[str, RunConfig]:

@@ -15,7 +15,7 @@ import torch
 import xarray as xr
 
 from vaeinfer import random as vrandom
-from vaeinfer.experiments.common import completed_sets, data_attrs, masked_test_points
+from vaeinfer.experiments.common import completed_sets, data_attrs, masked_test_points, stack_runs
 from vaeinfer.metrics.samples import (
     energy_distance,
     gaussian_mmd,
@@ -105,9 +105,7 @@ def assemble_grid(
     for name in names:
         per_seed = []
         for seed in seeds:
-            ds = xr.concat(metrics[(name, seed)], dim="sampler")
-            order = [s for s in sampler_order if s in ds["sampler"].values]
-            per_seed.append(ds.sel(sampler=order).expand_dims(seed=[seed]))
+            per_seed.append(stack_runs(metrics[(name, seed)], sampler_order).expand_dims(seed=[seed]))
         block = xr.concat(per_seed, dim="seed")
         block["sinkhorn_blur"] = block["sinkhorn_blur"].isel(seed=0, sampler=0, drop=True)
         block["mmd_blur"] = block["mmd_blur"].isel(seed=0, sampler=0, drop=True)
