@@ -129,3 +129,27 @@ rule fig_training_curves:
         "../../environment.yml"
     script:
         "../scripts/fig_training_curves.py"
+
+
+rule check_claims:
+    # The papers' claims (workflow/claims.yaml) evaluated on this run's grids: pass, fail or not run.
+    input:
+        claims="workflow/claims.yaml",
+        grids=lambda wildcards: claim_grids(),
+    output:
+        markdown="results/tables/claims.md",
+        csv=report(
+            "results/tables/claims.csv",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
+    params:
+        note=claims_note(),
+    log:
+        "logs/check_claims.log",
+    benchmark:
+        "results/benchmarks/rules/check_claims.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/check_claims.py"
