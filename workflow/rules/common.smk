@@ -139,6 +139,8 @@ def all_targets():
         "results/figures/training_curves.pdf",
         "results/tables/claims.md",
         "results/tables/claims.csv",
+        "results/provenance/software.csv",
+        "results/provenance/config.yaml",
     ]
     for name in PLANS:
         targets += experiment_targets(name)
