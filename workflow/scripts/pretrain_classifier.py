@@ -26,7 +26,8 @@ def main(smk):
     test = pretrain.labelled_split(data, "test", device)
     save_checkpoint(smk.output.checkpoint, model, "classifier", training_config=to_dict(config),
                     best_epoch=result.best_epoch, test_accuracy=accuracy(model, *test),
-                    provenance=provenance(to_dict(config), seed=config.seed, device=device))
+                    provenance=provenance(to_dict(config), seed=config.seed, device=device,
+                                          with_commit=False))
     with atomic_path(smk.output.history) as tmp:
         pd.DataFrame(result.history).to_csv(tmp, index=False)
     resume.unlink(missing_ok=True)

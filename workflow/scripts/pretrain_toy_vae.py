@@ -20,7 +20,8 @@ def main(smk):
                                   progress=smk.params.progress)
     save_checkpoint(smk.output.checkpoint, model, "toy_vae", training_config=to_dict(config),
                     best_epoch=result.best_epoch,
-                    provenance=provenance(to_dict(config), seed=config.seed, device=device))
+                    provenance=provenance(to_dict(config), seed=config.seed, device=device,
+                                          with_commit=False))
     with atomic_path(smk.output.history) as tmp:
         pd.DataFrame(result.history).to_csv(tmp, index=False)
 

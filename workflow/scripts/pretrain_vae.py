@@ -22,7 +22,8 @@ def main(smk):
     model, result = pretrain.train_vae(data, config, device=device, resume_path=resume, progress=smk.params.progress)
     save_checkpoint(smk.output.checkpoint, model, "vae", training_config=to_dict(config),
                     best_epoch=result.best_epoch,
-                    provenance=provenance(to_dict(config), seed=config.seed, device=device))
+                    provenance=provenance(to_dict(config), seed=config.seed, device=device,
+                                          with_commit=False))
     with atomic_path(smk.output.history) as tmp:
         pd.DataFrame(result.history).to_csv(tmp, index=False)
     resume.unlink(missing_ok=True)  # finished: the checkpoint supersedes the resume file

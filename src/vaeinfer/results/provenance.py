@@ -36,8 +36,17 @@ def git_commit(cwd: str | Path | None = None) -> str:
     return head + ("-dirty" if dirty else "")
 
 
-def provenance(config: Any, *, seed: int | None = None, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Attributes for a result file: versions, git commit, config hash and JSON, seed, device."""
+def provenance(
+    config: Any, *, seed: int | None = None, device: str | torch.device = "cpu", with_commit: bool = True
+) -> dict[str, Any]:
+    """Attributes for a result file: versions, git commit, config hash and JSON, seed, device.
+
+    ``with_commit=False`` leaves the git commit out. Checkpoints use it: their bytes then depend
+    only on the config and the code that trained them, so retraining at a later commit (say, one
+    that only updated ``dvc.lock``) reproduces the hash that ``dvc.lock`` records, and
+    ``dvc status`` stays clean. The commit that trained a checkpoint is the one whose ``dvc.lock``
+    first records its hash (``git log -p dvc.lock``).
+    """
     import numpy
     import scipy
     import xarray
@@ -50,11 +59,12 @@ def provenance(config: Any, *, seed: int | None = None, device: str | torch.devi
         "scipy_version": scipy.__version__,
         "xarray_version": xarray.__version__,
         "python_version": platform.python_version(),
-        "git_commit": git_commit(),
         "config_sha256": config_hash(config),
         "config_json": json.dumps(config, sort_keys=True, default=str),
         "device": str(device),
     }
+    if with_commit:
+        attrs["git_commit"] = git_commit()
     if seed is not None:
         attrs["seed"] = int(seed)
     return attrs
