@@ -8,6 +8,8 @@ Resumable training: with ``resume_path``, :func:`fit` writes a resume file every
 best-val state and the history), and a later call with the same setup continues from it. Resuming
 after an interruption gives bit-identical parameters and history to an uninterrupted run on the same
 device (on CUDA, given deterministic kernels, e.g. ``torch.backends.cudnn.deterministic = True``).
+A resumed run logs one line, ``resuming from <resume file> at epoch <k> of <epochs>``, at INFO level
+on the ``vaeinfer.training`` logger (the workflow's job logs show it).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import dataclasses
 import inspect
 import io
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -43,6 +46,8 @@ validation loss (e.g. for a KL-weight schedule, :func:`vaeinfer.models.vae.linea
 """
 
 _RESUME_FORMAT = 1
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,6 +227,10 @@ def fit(
 
     path = Path(resume_path) if resume_path is not None else None
     fingerprint = _fingerprint(model, train, val, config, resume_key) if path is not None else {}
+    if path is not None:
+        from vaeinfer.results.io import remove_stale_temporaries
+
+        remove_stale_temporaries(path)  # a resume write cut short by a kill (the file itself is whole)
     if path is not None and path.exists():
         saved = _load_resume(path, fingerprint)
         model.load_state_dict(saved["model"])
@@ -233,6 +242,7 @@ def fit(
         best = (float(saved["best_val_loss"]), int(saved["best_epoch"]), best_state)
         history = [dict(row) for row in saved["history"]]
         start_epoch = int(saved["epoch"])
+        _log.info("resuming from %s at epoch %d of %d", path, start_epoch, config.epochs)
 
     def write_resume(epochs_done: int) -> None:
         if path is None:

@@ -3,6 +3,7 @@
 
 
 rule pretrain_toy_vae:
+    # Resumable, as pretrain_vae: an interrupted run continues from results/checkpoints/toy_grid/resume/.
     wildcard_constraints:
         dataset="toy_grid",
     input:

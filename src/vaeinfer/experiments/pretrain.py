@@ -114,12 +114,21 @@ def vae_config(dataset: xr.Dataset, config: VAEModelConfig) -> VAEConfig:
 
 def resume_file(directory: str | Path, kind: str, config: Any, dataset: xr.Dataset) -> Path:
     """``<directory>/resume/<kind>-<hash>.pt``, the hash over the config and the data's identity."""
-    key = {"config": to_dict(config), "data": dataset.attrs.get("config_json", ""), "name": dataset.attrs.get("name")}
+    data = dataset.attrs.get("config_json") or dataset.attrs.get("generator_config", "")  # toy data: its generator
+    key = {"config": to_dict(config), "data": data, "name": dataset.attrs.get("name")}
     return Path(directory) / "resume" / f"{kind}-{config_hash(key)[:16]}.pt"
 
 
 def _tensors(dataset: xr.Dataset, split: str, device: torch.device, labels: bool = False) -> tuple[torch.Tensor, ...]:
     x = torch.as_tensor(dataset[f"x_{split}"].values, dtype=torch.float32, device=device)
+    bad = ~torch.isfinite(x).all(dim=1)
+    if bool(bad.any()):  # one NaN would turn every parameter into NaN ("training diverged")
+        rows = torch.nonzero(bad).flatten().tolist()
+        raise ValueError(
+            f"dataset {dataset.attrs.get('name')!r} has NaN or infinite values in x_{split} "
+            f"(rows {rows[:5]}{' and more' if len(rows) > 5 else ''}); a prepared dataset must be complete "
+            "(the experiments make the missing values): fix the raw data or its preparation"
+        )
     if not labels:
         return (x,)
     return x, torch.as_tensor(dataset[f"label_{split}"].values, dtype=torch.long, device=device)

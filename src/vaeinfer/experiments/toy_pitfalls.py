@@ -7,6 +7,7 @@ quadrature, score each run's KDE against it (KL both ways, JSD), and assemble th
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,10 @@ __all__ = [
 ]
 
 PITFALL_POINTS = {"I": 3, "II": 10, "III": 5}
+
+#: epochs between the toy VAE's resume-file writes (a fixed setting, not a config key: the
+#: checkpoint records the model config, and resumability must not change its bytes)
+RESUME_EVERY_EPOCHS = 5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,9 +109,19 @@ def make_dataset(config: ToyDataConfig) -> xr.Dataset:
 
 
 def train_vae(
-    dataset: xr.Dataset, config: ModelConfig, *, device: torch.device, progress: bool = True
+    dataset: xr.Dataset,
+    config: ModelConfig,
+    *,
+    device: torch.device,
+    progress: bool = True,
+    resume_path: str | os.PathLike[str] | None = None,
 ) -> tuple[ToyVAE, FitResult]:
-    """Pre-train the component-supervised toy VAE; returns it with the best-val parameters."""
+    """Pre-train the component-supervised toy VAE; returns it with the best-val parameters.
+
+    With ``resume_path``, training is resumable (:func:`~vaeinfer.training.fit`): a resume file is
+    written every :data:`RESUME_EVERY_EPOCHS` epochs and an interrupted run continues from it, with
+    the same result as an uninterrupted one.
+    """
     generator = vrandom.make_generator(config.seed, device)
     model = ToyVAE(config.architecture)
     # Initial weights from a CPU generator, so they do not depend on the device.
@@ -126,7 +141,9 @@ def train_vae(
         )
 
     result = fit(model, tensors("train"), tensors("val"), loss, config.training,
-                 generator=generator, progress=progress)
+                 generator=generator, progress=progress, resume_path=resume_path,
+                 checkpoint_every_epochs=RESUME_EVERY_EPOCHS,
+                 resume_key={"data": dataset.attrs.get("generator_config", "")})
     model.load_state_dict(result.best_state)
     return model.eval(), result
 

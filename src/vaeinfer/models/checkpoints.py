@@ -48,7 +48,9 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     except FileNotFoundError:
         raise FileNotFoundError(f"checkpoint {path} does not exist; run the pre-training rule") from None
     except Exception as err:  # corrupt zip, truncated file, ...
-        raise OSError(f"checkpoint {path} is unreadable ({err}); delete it and rerun pre-training") from None
+        reason = str(err).split(". ", 1)[0]  # torch goes on for several sentences about what may have happened
+        message = f"checkpoint {path} is truncated or corrupt ({reason}); delete it and rerun pre-training"
+        raise OSError(message) from None
     try:
         cls, config_cls = MODEL_TYPES[payload["model_type"]]
     except KeyError:

@@ -8,6 +8,7 @@ diagnostics), ``proposal`` and ``resample`` (final-resampled draws). No dimensio
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -23,7 +24,14 @@ import xarray as xr
 from vaeinfer.config import to_dict
 from vaeinfer.samplers.base import Trace
 
-__all__ = ["atomic_path", "netcdf_safe_attrs", "open_dataset", "trace_to_dataset", "write_netcdf"]
+__all__ = [
+    "atomic_path",
+    "netcdf_safe_attrs",
+    "open_dataset",
+    "remove_stale_temporaries",
+    "trace_to_dataset",
+    "write_netcdf",
+]
 
 _INFO_DIMS = {2: ("iteration", "point"), 3: ("iteration", "point", "chain")}
 
@@ -97,19 +105,48 @@ def netcdf_safe_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    The temporary file is ``.<name>.<random>.tmp`` in the target's directory; it is removed on any
+    exception (also Ctrl-C). A process killed outright (SIGKILL, out of memory) cannot remove it;
+    :func:`remove_stale_temporaries` does, when the same output is written again.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make every output private
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary siblings ``.<name>.*.tmp`` of ``path`` left by a killed writer.
+
+    Only call this where nothing else can be writing ``path`` at the same time (a Snakemake job
+    owns its outputs: :func:`vaeinfer.workflow.script` calls it for each of them). Returns what
+    was removed.
+    """
+    target = Path(path)
+    removed = []
+    if target.parent.is_dir():
+        for stale in sorted(target.parent.glob(f".{glob.escape(target.name)}.*.tmp")):
+            if stale.is_file() and not stale.is_symlink():
+                stale.unlink(missing_ok=True)
+                removed.append(stale)
+    return removed
 
 
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
@@ -130,5 +167,6 @@ def open_dataset(path: str | os.PathLike[str]) -> xr.Dataset:
     try:
         with xr.open_dataset(path, engine="netcdf4") as ds:
             return ds.load()
-    except OSError as err:
-        raise OSError(f"{path} is not a readable netCDF file ({err}); delete it and rerun the rule") from None
+    except OSError as err:  # netCDF4's strerror, without the absolute path it appends
+        reason = err.strerror or err
+        raise OSError(f"{path} is not a readable netCDF file ({reason}); delete it and rerun the rule") from None
