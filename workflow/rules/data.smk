@@ -32,6 +32,8 @@ rule download_raw:
         subdir="|".join(sorted({d for d, _ in REMOTES}) or ["__none__"]),
         filename="|".join(sorted({f for _, f in REMOTES}) or ["__none__"]),
     retries: 0
+    # on a cluster, downloads run where Snakemake runs: compute nodes are often offline
+    localrule: True
     conda:
         "../../environment.yml"
     script:
