@@ -100,10 +100,17 @@ def _config() -> dict:
 def _make_repo(dest: Path, store: Path) -> None:
     """A fresh git + DVC repository holding the workflow, as the maintainer's checkout would."""
     for name in ("Snakefile", "workflow", "config", "environment.yml", "dvc.yaml", "data.dvc", ".dvcignore",
-                 ".gitignore", ".dvc/config", ".dvc/.gitignore", "data/README.md"):
+                 ".gitignore", ".dvc/config", ".dvc/.gitignore"):
         src, dst = ROOT / name, dest / name
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+    # data/ is DVC-tracked, not in git: a clean clone (CI) has only data.dvc. The maintainer's data/
+    # here is its README when present, else a stand-in file; `dvc commit -f` below re-records data.dvc.
+    readme = ROOT / "data" / "README.md"
+    (dest / "data").mkdir(exist_ok=True)
+    (dest / "data" / "README.md").write_text(
+        readme.read_text() if readme.exists() else "Raw external inputs (downloaded by the workflow).\n"
+    )
     # the pretrain stage's code deps
     shutil.copytree(ROOT / "src" / "vaeinfer", dest / "src" / "vaeinfer",
                     ignore=shutil.ignore_patterns("__pycache__"))
